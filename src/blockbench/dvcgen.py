@@ -1,0 +1,82 @@
+"""dvc.yaml is generated from params.yaml, so both engines expand runs and splits the same way.
+
+Each stage lists exactly the params keys it reads (a run's own `runs.<name>` overrides plus the
+`train.<key>` defaults it inherits), so changing `runs.c4.lr` makes only c4 stale and changing a
+`train` default makes only the runs that inherit it stale.
+
+    python -m blockbench.dvcgen          # rewrite dvc.yaml from params.yaml
+    python -m blockbench.dvcgen --check  # exit 1 with a one-line message when dvc.yaml is out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from . import params as params_mod
+from . import paths
+from .errors import BlockbenchError
+
+HEADER = ("# GENERATED from params.yaml by `python -m blockbench.dvcgen`; do not edit by hand.\n"
+          "# tests/test_engines.py checks it is in sync; scripts/main.sh checks before `dvc repro`.\n")
+
+SCRIPTS = "workflow/scripts"
+
+
+def _nocache(path) -> dict:
+    return {str(path): {"cache": False}}
+
+
+def stages(params: dict) -> dict:
+    dataset = params["data"]["dataset"]
+    out: dict[str, dict] = {}
+    out["download"] = {
+        "cmd": f"python {SCRIPTS}/download.py",
+        "deps": [f"{SCRIPTS}/download.py", "src/blockbench/datasets.py"],
+        "params": ["data"],
+        "outs": [str(paths.raw(dataset)), str(paths.raw_info(dataset))],
+    }
+    for name in params["splits"]:
+        out[f"split-{name}"] = {
+            "cmd": f"python {SCRIPTS}/split.py --split {name}",
+            "deps": [f"{SCRIPTS}/split.py", "src/blockbench/split.py", str(paths.raw(dataset))],
+            "params": ["data.dataset"] + params_mod.split_param_keys(params, name),
+            "outs": [str(paths.prepared(name)), _nocache(paths.split_counts(name))],
+            "plots": [_nocache(paths.split_figure(name))],
+        }
+    return {"stages": out}
+
+
+def render(params: dict) -> str:
+    return HEADER + yaml.safe_dump(stages(params), sort_keys=False, width=120)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--params", default=params_mod.DEFAULT_PARAMS)
+    p.add_argument("--output", default="dvc.yaml")
+    p.add_argument("--check", action="store_true", help="only check that the file is up to date")
+    args = p.parse_args(argv)
+    try:
+        text = render(params_mod.load(args.params))
+    except BlockbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    target = Path(args.output)
+    if args.check:
+        if not target.exists() or target.read_text() != text:
+            print(f"error: {target} is out of date with {args.params}; run `python -m blockbench.dvcgen`",
+                  file=sys.stderr)
+            return 1
+        return 0
+    from .storage import write_text
+    write_text(target, text)
+    print(f"wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Atomic, deterministic file output: every stage writes through these helpers.
+
+A file is written to a temporary sibling and renamed into place, so an interrupted stage never
+leaves a half-written output. `.npz` files are written with fixed zip timestamps so the same arrays
+give the same bytes (both engines must produce byte-identical outputs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .errors import BlockbenchError
+
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success rename it onto `path`, else delete it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + path.suffix)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(path: str | Path, obj) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def read_json(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise BlockbenchError(f"{path}: not found; run the stage that makes it first") from None
+    except json.JSONDecodeError as exc:
+        raise BlockbenchError(f"{path}: corrupt JSON ({exc.msg} at line {exc.lineno}); delete it and rerun its stage") from None
+
+
+def save_npz(path: str | Path, **arrays: np.ndarray) -> None:
+    """Like np.savez_compressed, but atomic and byte-for-byte reproducible."""
+    with atomic_path(path) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name in sorted(arrays):
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                with zf.open(info, "w", force_zip64=True) as fh:
+                    np.lib.format.write_array(fh, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+
+
+def load_npz(path: str | Path, required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Load every array of an .npz (never pickles) and check the required names are there."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise BlockbenchError(f"{path}: not found; run the stage that makes it first") from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise BlockbenchError(f"{path}: corrupt or not an .npz ({exc}); delete it and rerun its stage") from None
+    missing = [k for k in required if k not in arrays]
+    if missing:
+        raise BlockbenchError(f"{path}: missing arrays {', '.join(missing)}; delete it and rerun its stage")
+    return arrays
+
+
+def array_sha256(array: np.ndarray) -> str:
+    """sha256 over dtype, shape and bytes, so equal arrays from any source hash the same."""
+    h = hashlib.sha256()
+    h.update(f"{array.dtype.str}{array.shape}".encode())
+    h.update(np.ascontiguousarray(array).tobytes())
+    return h.hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
