@@ -1,0 +1,80 @@
+import copy
+
+import pytest
+import yaml
+
+from blockbench import params as bbp
+from blockbench.errors import ParamsError
+
+from conftest import REPO
+
+
+def base():
+    return copy.deepcopy(yaml.safe_load((REPO / "params.yaml").read_text()))
+
+
+def error_for(mutate) -> str:
+    p = base()
+    mutate(p)
+    with pytest.raises(ParamsError) as info:
+        bbp.validate(p)
+    msg = str(info.value)
+    assert "\n" not in msg
+    return msg
+
+
+def test_repo_params_are_valid():
+    bbp.load(REPO / "params.yaml")
+
+
+def test_unknown_key_is_named_with_the_allowed_ones():
+    msg = error_for(lambda p: p["split"].update(keep_fracton=0.1))
+    assert "split.keep_fracton" in msg and "keep_fraction" in msg
+
+
+def test_unknown_key_in_a_run_is_named():
+    msg = error_for(lambda p: p["runs"]["c4"].update(learning_rate=0.1))
+    assert "runs.c4.learning_rate" in msg and "lr" in msg
+
+
+def test_unknown_top_level_section():
+    msg = error_for(lambda p: p.update(trian={}))
+    assert "trian" in msg and "train" in msg
+
+
+def test_out_of_range_value_names_key_and_limit():
+    msg = error_for(lambda p: p["split"].update(keep_fraction=1.5))
+    assert "split.keep_fraction" in msg and "1" in msg
+
+
+def test_wrong_type_names_key_and_type():
+    msg = error_for(lambda p: p["train"].update(epochs="many"))
+    assert "train.epochs" in msg and "integer" in msg
+
+
+def test_bad_choice_lists_the_choices():
+    msg = error_for(lambda p: p["data"].update(dataset="cifar"))
+    assert "data.dataset" in msg and "mnist" in msg and "digits" in msg
+
+
+def test_run_pointing_at_unknown_split():
+    msg = error_for(lambda p: p["runs"]["c4"].update(split="nope"))
+    assert "runs.c4.split" in msg and "imbalanced" in msg
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ParamsError, match="not found"):
+        bbp.load(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: [unclosed\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        bbp.load(bad)
+
+
+def test_run_config_merges_defaults_and_keys_list_inherited_defaults():
+    p = base()
+    p["runs"]["c4"]["lr"] = 0.05
+    cfg = bbp.run_config(p, "c4")
+    assert cfg["lr"] == 0.05 and cfg["epochs"] == p["train"]["epochs"]
+    keys = bbp.run_param_keys(p, "c4")
+    assert "runs.c4" in keys and "train.epochs" in keys and "train.lr" not in keys

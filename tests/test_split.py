@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+from blockbench.errors import BlockbenchError
+from blockbench.params import split_config
+from blockbench.split import make_split
+
+
+def test_minority_classes_keep_their_fraction_and_test_is_untouched(params, digits_arrays):
+    cfg = split_config(params, "imbalanced")
+    out, rec = make_split(digits_arrays, cfg)
+    y = digits_arrays["y_train"]
+    for c in range(10):
+        kept = np.sum(out["y_train"] == c) + np.sum(out["y_val"] == c)
+        if c in cfg["minority_classes"]:
+            assert kept == max(2, round(cfg["keep_fraction"] * np.sum(y == c)))
+        else:
+            assert kept == np.sum(y == c)
+    assert np.array_equal(out["x_test"], digits_arrays["x_test"])
+    assert rec["class_counts"]["test"] == {str(c): int(np.sum(digits_arrays["y_test"] == c)) for c in range(10)}
+    # every image comes from the official training set, none twice, train and val disjoint
+    both = np.concatenate([out["idx_train"], out["idx_val"]])
+    assert len(np.unique(both)) == len(both)
+    assert np.array_equal(out["x_train"], digits_arrays["x_train"][out["idx_train"]])
+
+
+def test_validation_holdout_is_stratified(params, digits_arrays):
+    cfg = split_config(params, "imbalanced")
+    out, rec = make_split(digits_arrays, cfg)
+    n_val, n_all = rec["sizes"]["val"], rec["sizes"]["val"] + rec["sizes"]["train"]
+    assert abs(n_val / n_all - cfg["val_fraction"]) < 0.01
+    for c in range(10):
+        if c not in cfg["minority_classes"]:
+            v, t = rec["class_counts"]["val"][str(c)], rec["class_counts"]["train"][str(c)]
+            assert abs(v / (v + t) - cfg["val_fraction"]) < 0.03
+
+
+def test_split_is_deterministic_and_seeded(params, digits_arrays):
+    cfg = split_config(params, "imbalanced")
+    a, _ = make_split(digits_arrays, cfg)
+    b, _ = make_split(digits_arrays, cfg)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    c, _ = make_split(digits_arrays, {**cfg, "seed": 1})
+    assert not np.array_equal(a["idx_train"], c["idx_train"])
+
+
+def test_train_test_ratio_drops_majority_only(params, digits_arrays):
+    cfg = split_config(params, "imbalanced")
+    base, base_rec = make_split(digits_arrays, cfg)
+    out, rec = make_split(digits_arrays, {**cfg, "train_test_ratio": 2.0})
+    assert rec["train_test_ratio"]["achieved"] == pytest.approx(2.0, abs=0.01)
+    for c in cfg["minority_classes"]:
+        n_base = base_rec["class_counts"]["train"][str(c)] + base_rec["class_counts"]["val"][str(c)]
+        n_new = rec["class_counts"]["train"][str(c)] + rec["class_counts"]["val"][str(c)]
+        assert n_new == n_base
+    assert rec["sizes"]["train"] + rec["sizes"]["val"] < base_rec["sizes"]["train"] + base_rec["sizes"]["val"]
+    assert np.array_equal(out["y_test"], digits_arrays["y_test"])
+
+
+def test_unreachable_ratio_is_a_clear_error(params, digits_arrays):
+    cfg = split_config(params, "imbalanced")
+    with pytest.raises(BlockbenchError, match="train_test_ratio is unreachable"):
+        make_split(digits_arrays, {**cfg, "train_test_ratio": 0.05})
