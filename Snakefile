@@ -4,7 +4,7 @@
 import sys
 
 from blockbench import params as bbp
-from blockbench import paths
+from blockbench import dvcgen, paths
 
 configfile: "params.yaml"
 
@@ -15,21 +15,25 @@ except bbp.ParamsError as exc:
 
 DATASET = config["data"]["dataset"]
 SPLITS = list(config["splits"])
+RUNS = list(config["runs"])
 SCRIPTS = "workflow/scripts"
 
 
 wildcard_constraints:
     split="[a-z][a-z0-9_]*",
+    run="[a-z][a-z0-9_]*",
 
 
 rule all:
     input:
         expand(str(paths.split_counts("{split}")), split=SPLITS),
+        expand(str(paths.train_info("{run}")), run=RUNS),
 
 
 rule download:
     input:
         script=f"{SCRIPTS}/download.py",
+        library=dvcgen.DOWNLOAD_LIBRARY,
     output:
         raw=str(paths.raw(DATASET)),
         info=str(paths.raw_info(DATASET)),
@@ -49,6 +53,7 @@ rule download:
 rule split:
     input:
         script=f"{SCRIPTS}/split.py",
+        library=dvcgen.SPLIT_LIBRARY,
         raw=rules.download.output.raw,
     output:
         prepared=str(paths.prepared("{split}")),
@@ -66,3 +71,25 @@ rule split:
         "workflow/envs/blockbench.yaml"
     shell:
         "python {input.script} --split {wildcards.split} 2>&1 | tee {log}"
+
+
+rule train:
+    input:
+        script=f"{SCRIPTS}/train.py",
+        library=dvcgen.TRAIN_LIBRARY,
+        split=lambda w: str(paths.prepared(bbp.run_config(config, w.run)["split"])),
+    output:
+        model=str(paths.model("{run}")),
+        history=str(paths.history("{run}")),
+        info=str(paths.train_info("{run}")),
+    params:
+        run=lambda w: bbp.run_config(config, w.run),
+    log:
+        "logs/train/{run}.log",
+    benchmark:
+        "benchmarks/train/{run}.tsv"
+    threads: 2
+    conda:
+        "workflow/envs/blockbench.yaml"
+    shell:
+        "python {input.script} --run {wildcards.run} --threads {threads} 2>&1 | tee {log}"

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from blockbench import dvcgen, params as bbp
 from conftest import REPO, digits_params
-from enginekit import dvc_stale, edit_params, make_copy, run, snakemake_planned
+from enginekit import dvc_stale, edit_params, make_copy, run, snakemake_planned, write_params
 
 pytestmark = pytest.mark.engines
 
-SPLIT_OUTPUTS = [
+DETERMINISTIC_OUTPUTS = [
     "data/raw/digits.npz", "data/raw/digits.json",
     "data/prepared/imbalanced/split.npz",
     "results/splits/imbalanced/counts.json", "results/splits/imbalanced/class_distribution.png",
 ]
+
+
+def engine_params() -> dict:
+    """digits, 1 epoch, two runs: c4 inherits every default, c1m3 overrides lr."""
+    p = digits_params()
+    p["splits"] = {"imbalanced": {}}
+    p["runs"] = {"c4": {"n_conv": 4, "n_mobilenet": 0}, "c1m3": {"n_conv": 1, "n_mobilenet": 3, "lr": 0.02}}
+    return bbp.validate(p)
 
 
 def test_committed_dvc_yaml_is_in_sync_with_params():
@@ -23,34 +33,74 @@ def test_committed_dvc_yaml_is_in_sync_with_params():
 
 @pytest.fixture(scope="module")
 def repos(tmp_path_factory):
-    params = digits_params()
+    params = engine_params()
     base = tmp_path_factory.mktemp("engines")
     dvc_repo = make_copy(base / "dvc", params, dvc=True)
     smk_repo = make_copy(base / "smk", params, dvc=False)
-    targets = ["results/splits/imbalanced/counts.json"]
-    run(["dvc", "repro", "split-imbalanced"], dvc_repo)
-    run(["snakemake", "--cores", "2", *targets], smk_repo)
-    return dvc_repo, smk_repo, targets
+    run(["dvc", "repro"], dvc_repo)
+    run(["snakemake", "--cores", "2"], smk_repo)
+    return dvc_repo, smk_repo, params
+
+
+@pytest.fixture
+def edit(repos):
+    """Apply an edit of params.yaml to both copies; restore the original afterwards."""
+    dvc_repo, smk_repo, params = repos
+
+    def apply(change):
+        for repo in (dvc_repo, smk_repo):
+            edit_params(repo, change)
+
+    yield apply
+    for repo in (dvc_repo, smk_repo):
+        write_params(repo, copy.deepcopy(params))
 
 
 def test_both_engines_write_byte_identical_outputs(repos):
     dvc_repo, smk_repo, _ = repos
-    for rel in SPLIT_OUTPUTS:
+    for rel in DETERMINISTIC_OUTPUTS:
         a, b = (dvc_repo / rel).read_bytes(), (smk_repo / rel).read_bytes()
         assert a, rel
         assert a == b, f"{rel} differs between the engines"
 
 
+def test_both_engines_train_every_run_with_the_same_history(repos):
+    import pandas as pd
+
+    dvc_repo, smk_repo, params = repos
+    for name in params["runs"]:
+        a = pd.read_csv(dvc_repo / f"results/runs/{name}/history.csv").drop(columns="seconds")
+        b = pd.read_csv(smk_repo / f"results/runs/{name}/history.csv").drop(columns="seconds")
+        assert len(a) == params["train"]["epochs"]
+        pd.testing.assert_frame_equal(a, b)
+
+
 def test_nothing_left_to_do_after_a_run(repos):
-    dvc_repo, smk_repo, targets = repos
+    dvc_repo, smk_repo, _ = repos
     assert dvc_stale(dvc_repo) == set()
-    assert snakemake_planned(smk_repo, *targets) == {}
+    assert snakemake_planned(smk_repo) == {}
 
 
-def test_changing_keep_fraction_makes_only_the_split_stale(repos):
-    dvc_repo, smk_repo, targets = repos
-    edit = lambda p: p["split"].update(keep_fraction=0.1)  # noqa: E731
-    edit_params(dvc_repo, edit)
-    edit_params(smk_repo, edit)
-    assert dvc_stale(dvc_repo) == {"split-imbalanced"}
-    assert snakemake_planned(smk_repo, *targets) == {"split": 1}
+def test_changing_keep_fraction_makes_only_the_split_and_what_follows_stale(repos, edit):
+    dvc_repo, smk_repo, _ = repos
+    edit(lambda p: p["split"].update(keep_fraction=0.1))
+    assert dvc_stale(dvc_repo) == {"split-imbalanced"}  # dvc status names the stage whose own inputs changed
+    planned = snakemake_planned(smk_repo)
+    assert planned.pop("split") == 1 and set(planned) <= {"train", "evaluate", "plot", "aggregate"}
+
+
+def test_changing_one_runs_lr_makes_only_that_run_stale(repos, edit):
+    dvc_repo, smk_repo, _ = repos
+    edit(lambda p: p["runs"]["c4"].update(lr=0.05))
+    assert dvc_stale(dvc_repo) == {"train-c4"}
+    assert snakemake_planned(smk_repo, "results/runs/c4/train.json", "results/runs/c1m3/train.json") == {"train": 1}
+
+
+def test_changing_a_default_makes_only_the_runs_that_inherit_it_stale(repos, edit):
+    dvc_repo, smk_repo, _ = repos
+    edit(lambda p: p["train"].update(lr=0.005))  # c1m3 overrides lr: only c4 inherits it
+    assert dvc_stale(dvc_repo) == {"train-c4"}
+    assert snakemake_planned(smk_repo, "results/runs/c4/train.json", "results/runs/c1m3/train.json") == {"train": 1}
+    edit(lambda p: p["train"].update(weight_decay=0.001))  # both inherit it
+    assert dvc_stale(dvc_repo) == {"train-c4", "train-c1m3"}
+    assert snakemake_planned(smk_repo, "results/runs/c4/train.json", "results/runs/c1m3/train.json") == {"train": 2}

@@ -24,6 +24,10 @@ HEADER = ("# GENERATED from params.yaml by `python -m blockbench.dvcgen`; do not
           "# tests/test_engines.py checks it is in sync; scripts/main.sh checks before `dvc repro`.\n")
 
 SCRIPTS = "workflow/scripts"
+# The library modules each kind of stage runs: a change to one reruns those stages (in both engines).
+DOWNLOAD_LIBRARY = ["src/blockbench/datasets.py"]
+SPLIT_LIBRARY = ["src/blockbench/split.py"]
+TRAIN_LIBRARY = ["src/blockbench/models.py", "src/blockbench/training.py"]
 
 
 def _nocache(path) -> dict:
@@ -35,19 +39,40 @@ def stages(params: dict) -> dict:
     out: dict[str, dict] = {}
     out["download"] = {
         "cmd": f"python {SCRIPTS}/download.py",
-        "deps": [f"{SCRIPTS}/download.py", "src/blockbench/datasets.py"],
+        "deps": [f"{SCRIPTS}/download.py", *DOWNLOAD_LIBRARY],
         "params": ["data"],
         "outs": [str(paths.raw(dataset)), str(paths.raw_info(dataset))],
     }
     for name in params["splits"]:
         out[f"split-{name}"] = {
             "cmd": f"python {SCRIPTS}/split.py --split {name}",
-            "deps": [f"{SCRIPTS}/split.py", "src/blockbench/split.py", str(paths.raw(dataset))],
+            "deps": [f"{SCRIPTS}/split.py", *SPLIT_LIBRARY, str(paths.raw(dataset))],
             "params": ["data.dataset"] + params_mod.split_param_keys(params, name),
             "outs": [str(paths.prepared(name)), _nocache(paths.split_counts(name))],
             "plots": [_nocache(paths.split_figure(name))],
         }
-    return {"stages": out}
+    for name in params["runs"]:
+        cfg = params_mod.run_config(params, name)
+        out[f"train-{name}"] = {
+            "cmd": f"python {SCRIPTS}/train.py --run {name}",
+            "deps": [f"{SCRIPTS}/train.py", *TRAIN_LIBRARY, str(paths.prepared(cfg["split"]))],
+            "params": params_mod.run_param_keys(params, name),
+            "outs": [str(paths.model(name)), _nocache(paths.train_info(name))],
+            "plots": [_nocache(paths.history(name))],
+        }
+    return {"stages": out, "plots": plots(params)}
+
+
+def plots(params: dict) -> list[dict]:
+    """Top-level plot definitions for `dvc plots show` / `dvc plots diff`."""
+    defs = []
+    for name in params["runs"]:
+        history = str(paths.history(name))
+        defs.append({f"loss-{name}": {"title": f"{name}: loss per epoch", "x": "epoch",
+                                      "y": {history: ["train_loss", "val_loss"]}}})
+        defs.append({f"accuracy-{name}": {"title": f"{name}: accuracy per epoch", "x": "epoch",
+                                          "y": {history: ["train_acc", "val_acc"]}}})
+    return defs
 
 
 def render(params: dict) -> str:

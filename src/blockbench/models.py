@@ -1,0 +1,100 @@
+"""Plain-conv and MobileNet blocks and the network built from them.
+
+- Plain block: 3x3 conv + BatchNorm + ReLU.
+- MobileNet block (MobileNet v1): depthwise 3x3 conv + BN + ReLU, then pointwise 1x1 conv + BN + ReLU.
+- Network: `n_conv` plain blocks, then `n_mobilenet` MobileNet blocks, global average pool, linear
+  classifier returning logits.
+
+Channel and downsampling plan: block i (counting from 0) has `min(base_width * 2**i, max_width)`
+output channels; a block that doubles the width has stride 2 (in its 3x3 conv, the depthwise one for
+a MobileNet block). At the defaults (16, 128) every 4-block network runs 16 -> 32 -> 64 -> 128
+channels at 28 -> 14 -> 7 -> 4 pixels, so C4 and C1+M3 differ only in block type, and C1+M3's last
+block is a depthwise layer of 64 filters [64, 1, 3, 3] and a pointwise layer of 128 filters
+[128, 64, 1, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torchvision.ops import Conv2dNormActivation
+
+N_CLASSES = 10
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    kind: str  # "conv" or "mobilenet"
+    in_channels: int
+    out_channels: int
+    stride: int
+
+
+def block_plan(n_conv: int, n_mobilenet: int, base_width: int, max_width: int, in_channels: int = 1) -> list[BlockSpec]:
+    plan, cin = [], in_channels
+    for i in range(n_conv + n_mobilenet):
+        cout = min(base_width * 2 ** i, max_width)
+        stride = 2 if i > 0 and cout == 2 * cin else 1
+        plan.append(BlockSpec("conv" if i < n_conv else "mobilenet", cin, cout, stride))
+        cin = cout
+    return plan
+
+
+def conv_block(spec: BlockSpec) -> nn.Module:
+    return Conv2dNormActivation(spec.in_channels, spec.out_channels, kernel_size=3, stride=spec.stride)
+
+
+def mobilenet_block(spec: BlockSpec) -> nn.Module:
+    return nn.Sequential(
+        Conv2dNormActivation(spec.in_channels, spec.in_channels, kernel_size=3, stride=spec.stride,
+                             groups=spec.in_channels),  # depthwise
+        Conv2dNormActivation(spec.in_channels, spec.out_channels, kernel_size=1),  # pointwise
+    )
+
+
+class BlockNet(nn.Module):
+    def __init__(self, plan: list[BlockSpec], n_classes: int = N_CLASSES):
+        super().__init__()
+        self.plan = plan
+        self.features = nn.Sequential(*[conv_block(s) if s.kind == "conv" else mobilenet_block(s) for s in plan])
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(plan[-1].out_channels, n_classes)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate features: the pooled output of the last block."""
+        return torch.flatten(self.pool(self.features(x)), 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.embed(x))
+
+
+def build_model(cfg: dict) -> BlockNet:
+    return BlockNet(block_plan(cfg["n_conv"], cfg["n_mobilenet"], cfg["base_width"], cfg["max_width"]))
+
+
+def last_conv_weights(model: BlockNet) -> dict[str, torch.Tensor]:
+    """The learned filters of the last block: {"depthwise", "pointwise"} or {"conv"}."""
+    block = model.features[-1]
+    convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+    if model.plan[-1].kind == "mobilenet":
+        return {"depthwise": convs[0].weight.detach().cpu(), "pointwise": convs[1].weight.detach().cpu()}
+    return {"conv": convs[0].weight.detach().cpu()}
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def macs_per_image(model: nn.Module, image_size: int = 28) -> int:
+    """Multiply-accumulates for one image, from torch's flop counter (FLOPs / 2)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        model(torch.zeros(1, 1, image_size, image_size, device=device))
+    model.train(was_training)
+    return counter.get_total_flops() // 2
