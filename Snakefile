@@ -27,7 +27,8 @@ wildcard_constraints:
 rule all:
     input:
         expand(str(paths.split_counts("{split}")), split=SPLITS),
-        expand(str(paths.train_info("{run}")), run=RUNS),
+        expand(str(paths.metrics("{run}")), run=RUNS),
+        expand(str(paths.filters_dir("{run}")), run=RUNS),
 
 
 rule download:
@@ -93,3 +94,51 @@ rule train:
         "workflow/envs/blockbench.yaml"
     shell:
         "python {input.script} --run {wildcards.run} --threads {threads} 2>&1 | tee {log}"
+
+
+rule evaluate:
+    input:
+        script=f"{SCRIPTS}/evaluate.py",
+        library=dvcgen.EVALUATE_LIBRARY,
+        model=str(paths.model("{run}")),
+        split=lambda w: str(paths.prepared(bbp.run_config(config, w.run)["split"])),
+    output:
+        predictions=str(paths.predictions("{run}")),
+        metrics=str(paths.metrics("{run}")),
+        confusion=str(paths.confusion("{run}")),
+        roc=str(paths.roc("{run}")),
+    params:
+        minority=lambda w: bbp.split_config(config, bbp.run_config(config, w.run)["split"])["minority_classes"],
+    log:
+        "logs/evaluate/{run}.log",
+    benchmark:
+        "benchmarks/evaluate/{run}.tsv"
+    threads: 1
+    conda:
+        "workflow/envs/blockbench.yaml"
+    shell:
+        "python {input.script} --run {wildcards.run} 2>&1 | tee {log}"
+
+
+rule plot:
+    input:
+        script=f"{SCRIPTS}/plot.py",
+        library=dvcgen.PLOT_LIBRARY,
+        model=str(paths.model("{run}")),
+        history=str(paths.history("{run}")),
+        info=str(paths.train_info("{run}")),
+        metrics=str(paths.metrics("{run}")),
+        predictions=str(paths.predictions("{run}")),
+        split=lambda w: str(paths.prepared(bbp.run_config(config, w.run)["split"])),
+    output:
+        [str(paths.figures_dir("{run}") / f"{name}.png") for name in paths.RUN_FIGURES],
+        filters=directory(str(paths.filters_dir("{run}"))),
+    log:
+        "logs/plot/{run}.log",
+    benchmark:
+        "benchmarks/plot/{run}.tsv"
+    threads: 1
+    conda:
+        "workflow/envs/blockbench.yaml"
+    shell:
+        "python {input.script} --run {wildcards.run} 2>&1 | tee {log}"

@@ -28,6 +28,8 @@ SCRIPTS = "workflow/scripts"
 DOWNLOAD_LIBRARY = ["src/blockbench/datasets.py"]
 SPLIT_LIBRARY = ["src/blockbench/split.py"]
 TRAIN_LIBRARY = ["src/blockbench/models.py", "src/blockbench/training.py"]
+EVALUATE_LIBRARY = ["src/blockbench/evaluation.py"]
+PLOT_LIBRARY = ["src/blockbench/figures.py"]
 
 
 def _nocache(path) -> dict:
@@ -60,6 +62,23 @@ def stages(params: dict) -> dict:
             "outs": [str(paths.model(name)), _nocache(paths.train_info(name))],
             "plots": [_nocache(paths.history(name))],
         }
+        out[f"evaluate-{name}"] = {
+            "cmd": f"python {SCRIPTS}/evaluate.py --run {name}",
+            "deps": [f"{SCRIPTS}/evaluate.py", *EVALUATE_LIBRARY, str(paths.model(name)),
+                     str(paths.prepared(cfg["split"]))],
+            "params": [f"splits.{cfg['split']}", "split.minority_classes"],  # the minority classes it reports
+            "outs": [str(paths.predictions(name))],
+            "metrics": [_nocache(paths.metrics(name))],
+            "plots": [_nocache(paths.confusion(name)), _nocache(paths.roc(name))],
+        }
+        out[f"plot-{name}"] = {
+            "cmd": f"python {SCRIPTS}/plot.py --run {name}",
+            "deps": [f"{SCRIPTS}/plot.py", *PLOT_LIBRARY, str(paths.model(name)), str(paths.history(name)),
+                     str(paths.train_info(name)), str(paths.metrics(name)), str(paths.predictions(name)),
+                     str(paths.prepared(cfg["split"]))],
+            "outs": [_nocache(paths.figures_dir(name) / f"{f}.png") for f in paths.RUN_FIGURES]
+            + [_nocache(paths.filters_dir(name))],
+        }
     return {"stages": out, "plots": plots(params)}
 
 
@@ -72,6 +91,12 @@ def plots(params: dict) -> list[dict]:
                                       "y": {history: ["train_loss", "val_loss"]}}})
         defs.append({f"accuracy-{name}": {"title": f"{name}: accuracy per epoch", "x": "epoch",
                                           "y": {history: ["train_acc", "val_acc"]}}})
+        defs.append({f"confusion-{name}": {"title": f"{name}: test confusion (row-normalised)",
+                                           "template": "confusion_normalized", "x": "predicted",
+                                           "y": {str(paths.confusion(name)): "actual"}}})
+        defs.append({f"roc-{name}": {"title": f"{name}: one-vs-rest ROC (test)", "template": "roc",
+                                     "x": "fpr", "y": {str(paths.roc(name)): "tpr"}}})
+        defs.append({str(paths.figures_dir(name)): {}})
     return defs
 
 

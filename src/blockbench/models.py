@@ -98,3 +98,30 @@ def macs_per_image(model: nn.Module, image_size: int = 28) -> int:
         model(torch.zeros(1, 1, image_size, image_size, device=device))
     model.train(was_training)
     return counter.get_total_flops() // 2
+
+
+def save_checkpoint(path, model: BlockNet, cfg: dict, **extra) -> None:
+    """state_dict + the run config (+ extra plain values), loadable with torch.load(weights_only=True)."""
+    from .storage import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save({"state_dict": model.state_dict(), "config": cfg, **extra}, tmp)
+
+
+def load_checkpoint(path) -> tuple[BlockNet, dict]:
+    """Rebuild the model of a checkpoint; returns (model in eval mode, checkpoint dict)."""
+    from pathlib import Path
+
+    from .errors import BlockbenchError
+
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        model = build_model(ckpt["config"])
+        model.load_state_dict(ckpt["state_dict"])
+    except FileNotFoundError:
+        raise BlockbenchError(f"{path}: not found; run its train stage first") from None
+    except Exception as exc:  # a truncated or foreign file: one line, not a traceback
+        raise BlockbenchError(f"{path}: not a readable blockbench model ({type(exc).__name__}); "
+                              f"delete it and rerun its train stage") from None
+    return model.eval(), ckpt

@@ -43,3 +43,43 @@ def history(run: str) -> Path:
 
 def train_info(run: str) -> Path:
     return run_dir(run) / "train.json"
+
+
+def metrics(run: str) -> Path:
+    return run_dir(run) / "metrics.json"
+
+
+def predictions(run: str) -> Path:
+    return run_dir(run) / "predictions.npz"
+
+
+def confusion(run: str) -> Path:
+    return run_dir(run) / "confusion.csv"
+
+
+def roc(run: str) -> Path:
+    return run_dir(run) / "roc.csv"
+
+
+def figures_dir(run: str) -> Path:
+    return run_dir(run) / "figures"
+
+
+RUN_FIGURES = ("loss", "accuracy", "confusion", "per_class", "roc", "tsne", "correct", "wrong")
+
+
+def filter_kinds(cfg: dict) -> tuple[str, ...]:
+    """The filter figures of a run's last block: depthwise and pointwise, or plain conv."""
+    return ("depthwise", "pointwise") if cfg["n_mobilenet"] > 0 else ("conv",)
+
+
+def filters_dir(run: str) -> Path:
+    """The filter figures' folder: its files depend on the block type, so engines track the folder."""
+    return figures_dir(run) / "filters"
+
+
+def run_figures(run: str, cfg: dict) -> dict[str, Path]:
+    """Every figure the plot stage writes for a run, by name."""
+    out = {name: figures_dir(run) / f"{name}.png" for name in RUN_FIGURES}
+    out.update({f"filters_{k}": filters_dir(run) / f"{k}.png" for k in filter_kinds(cfg)})
+    return out

@@ -71,6 +71,29 @@ def evaluate(model: nn.Module, data: Tensors, loss_fn) -> tuple[float, float]:
     return float(loss_fn(logits, data.y)), float((logits.argmax(1) == data.y).float().mean())
 
 
+def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn, data: Tensors,
+                    batch_size: int, gen: torch.Generator) -> tuple[float, float]:
+    """One pass over `data` in random order; returns (mean train loss, train accuracy)."""
+    device = data.x.device
+    model.train()
+    n = len(data.y)
+    perm = torch.randperm(n, device=device, generator=gen)
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    for i in range(0, n, batch_size):
+        idx = perm[i:i + batch_size]
+        xb, yb = data.x[idx], data.y[idx]
+        with _autocast(device):
+            logits = model(xb)
+            loss = loss_fn(logits.float(), yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_sum += loss.detach() * len(idx)
+        correct += (logits.argmax(1) == yb).sum()
+    return float(loss_sum) / n, float(correct) / n
+
+
 @dataclass
 class Result:
     model: nn.Module
@@ -125,27 +148,11 @@ def train(cfg: dict, split: dict[str, np.ndarray], threads: int = 0, device: tor
     train_seconds = 0.0
     for epoch in range(1, cfg["epochs"] + 1):
         t0 = time.perf_counter()
-        model.train()
-        perm = torch.randperm(n, device=device, generator=gen)
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        for i in range(0, n, bs):
-            idx = perm[i:i + bs]
-            xb, yb = train_t.x[idx], train_t.y[idx]
-            with _autocast(device):
-                logits = model(xb)
-                loss = loss_fn(logits.float(), yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.detach() * len(idx)
-            correct += (logits.argmax(1) == yb).sum()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        train_loss, train_acc = train_one_epoch(model, optimizer, loss_fn, train_t, bs, gen)
         train_seconds += time.perf_counter() - t0
         val_loss, val_acc = evaluate(model, val_t, loss_fn)
-        row = {"epoch": epoch, "train_loss": float(loss_sum) / n, "val_loss": val_loss,
-               "train_acc": float(correct) / n, "val_acc": val_acc, "seconds": time.perf_counter() - t0}
+        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
+               "train_acc": train_acc, "val_acc": val_acc, "seconds": time.perf_counter() - t0}
         history.append(row)
         progress.update(row)
         if val_loss < best_loss:

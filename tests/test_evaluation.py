@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from blockbench import evaluation
+
+
+def hand_made(n_per_class=30, n_classes=10, seed=0):
+    """Labels, noisy predictions and probabilities for a small 10-class problem."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(n_classes), n_per_class)
+    logits = rng.normal(size=(len(y), n_classes))
+    logits[np.arange(len(y)), y] += 1.5
+    proba = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    return y, proba.argmax(1), proba
+
+
+def test_metrics_equal_scikit_learn_on_a_hand_made_case():
+    y = np.array([0, 0, 1, 1, 2, 2, 2, 0])
+    pred = np.array([0, 1, 1, 1, 2, 0, 2, 0])
+    proba = np.full((8, 3), 0.1)
+    proba[np.arange(8), pred] = 0.8
+    m = evaluation.compute_metrics(y, pred, proba, minority=[0], bootstrap_samples=50)
+    assert m["accuracy"] == pytest.approx(6 / 8)
+    assert m["balanced_accuracy"] == pytest.approx((2 / 3 + 1 + 2 / 3) / 3)
+    assert m["macro_avg"]["f1-score"] == pytest.approx(skm.f1_score(y, pred, average="macro"))
+    assert m["weighted_avg"]["precision"] == pytest.approx(skm.precision_score(y, pred, average="weighted"))
+    assert m["per_class"]["1"]["precision"] == pytest.approx(2 / 3)
+    assert m["per_class"]["1"]["recall"] == pytest.approx(1.0)
+    assert m["per_class"]["2"]["support"] == 3
+    assert m["roc_auc_macro_ovr"] == pytest.approx(skm.roc_auc_score(y, proba, multi_class="ovr", average="macro"))
+    assert m["minority_recall"] == {"0": pytest.approx(2 / 3)}
+    assert m["minority_recall_mean"] == pytest.approx(2 / 3)
+    assert m["majority_recall_mean"] == pytest.approx((1 + 2 / 3) / 2)
+
+
+def test_vectorised_macro_f1_matches_scikit_learn_even_with_absent_classes():
+    y, pred, _ = hand_made()
+    pred[pred == 3] = 4  # class 3 never predicted
+    cm = skm.confusion_matrix(y, pred, labels=range(10))
+    assert evaluation.macro_f1_from_confusion(cm) == pytest.approx(
+        skm.f1_score(y, pred, average="macro", labels=range(10), zero_division=0))
+
+
+def test_bootstrap_ci_contains_the_estimate_and_narrows_with_more_samples():
+    widths = []
+    for n in (20, 200):
+        y, pred, _ = hand_made(n_per_class=n)
+        ci = evaluation.bootstrap_ci(y, pred, samples=300, seed=0)
+        acc = np.mean(y == pred)
+        f1 = skm.f1_score(y, pred, average="macro")
+        assert ci["accuracy"][0] <= acc <= ci["accuracy"][1]
+        assert ci["macro_f1"][0] <= f1 <= ci["macro_f1"][1]
+        widths.append(ci["accuracy"][1] - ci["accuracy"][0])
+    assert widths[1] < widths[0] / 2  # 10x the images: about 1/sqrt(10) of the width
+
+
+def test_bootstrap_is_seeded():
+    y, pred, _ = hand_made()
+    assert evaluation.bootstrap_ci(y, pred, 100, seed=3) == evaluation.bootstrap_ci(y, pred, 100, seed=3)
+    assert evaluation.bootstrap_ci(y, pred, 100, seed=3) != evaluation.bootstrap_ci(y, pred, 100, seed=4)
+
+
+def test_roc_table_has_every_class_and_the_micro_average():
+    y, _, proba = hand_made(n_per_class=10)
+    rows = evaluation.roc_table(y, proba)
+    assert {r["class"] for r in rows} == {str(c) for c in range(10)} | {"micro"}
+    for r in rows:
+        assert 0 <= r["fpr"] <= 1 and 0 <= r["tpr"] <= 1

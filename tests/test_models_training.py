@@ -1,0 +1,110 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from blockbench import models, paths, stages, training
+from blockbench.errors import BlockbenchError
+from blockbench.params import run_config, split_config
+from blockbench.split import make_split
+
+
+def cfg(n_conv, n_mobilenet, **kw):
+    return {"n_conv": n_conv, "n_mobilenet": n_mobilenet, "base_width": 16, "max_width": 128, **kw}
+
+
+def test_c1m3_last_block_is_depthwise_64_then_pointwise_128():
+    net = models.build_model(cfg(1, 3))
+    w = models.last_conv_weights(net)
+    assert tuple(w["depthwise"].shape) == (64, 1, 3, 3)
+    assert tuple(w["pointwise"].shape) == (128, 64, 1, 1)
+    dw = [m for m in net.features[-1].modules() if isinstance(m, torch.nn.Conv2d)][0]
+    assert dw.groups == 64
+
+
+def test_c4_has_the_same_channel_plan_with_plain_blocks():
+    plan_c4 = models.block_plan(4, 0, 16, 128)
+    plan_c1m3 = models.block_plan(1, 3, 16, 128)
+    strip = lambda plan: [(s.in_channels, s.out_channels, s.stride) for s in plan]  # noqa: E731
+    assert strip(plan_c4) == strip(plan_c1m3) == [(1, 16, 1), (16, 32, 2), (32, 64, 2), (64, 128, 2)]
+    assert [s.kind for s in plan_c4] == ["conv"] * 4
+    assert tuple(models.last_conv_weights(models.build_model(cfg(4, 0)))["conv"].shape) == (128, 64, 3, 3)
+
+
+def test_network_outputs_logits_and_mobilenet_blocks_cost_less():
+    c4, c1m3 = models.build_model(cfg(4, 0)), models.build_model(cfg(1, 3))
+    out = c1m3(torch.zeros(3, 1, 28, 28))
+    assert out.shape == (3, 10)
+    assert models.count_parameters(c1m3) < models.count_parameters(c4)
+    assert models.macs_per_image(c1m3) < models.macs_per_image(c4)
+
+
+def test_macs_match_a_hand_count_for_one_block():
+    net = models.BlockNet(models.block_plan(1, 0, 16, 128))
+    # 3x3 conv 1->16 at 28x28, then a 16->10 linear layer
+    assert models.macs_per_image(net) == 28 * 28 * 16 * 9 + 16 * 10
+
+
+def test_softmax_ablation_feeds_probabilities_to_cross_entropy():
+    logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+    y = torch.tensor([0, 2])
+    plain = training.loss_function("logits")(logits, y)
+    double = training.loss_function("softmax")(logits, y)
+    assert plain == pytest.approx(float(torch.nn.functional.cross_entropy(logits, y)))
+    assert double == pytest.approx(float(torch.nn.functional.cross_entropy(torch.softmax(logits, 1), y)))
+    assert double > plain  # probabilities squashed in [0, 1] cannot make the loss small
+
+
+@pytest.fixture(scope="module")
+def digits_split(digits_arrays):
+    from conftest import digits_params
+    arrays, _ = make_split(digits_arrays, split_config(digits_params(), "imbalanced"))
+    return arrays
+
+
+def small_run(**kw):
+    from conftest import digits_params
+    return {**run_config(digits_params(), "c1m3"), "epochs": 3, "batch_size": 128, **kw}
+
+
+def test_same_seed_gives_the_same_history_on_cpu(digits_split):
+    a = training.train(small_run(), digits_split, threads=1, device=torch.device("cpu"))
+    b = training.train(small_run(), digits_split, threads=1, device=torch.device("cpu"))
+    drop = lambda h: [{k: v for k, v in row.items() if k != "seconds"} for row in h]  # noqa: E731
+    assert drop(a.history) == drop(b.history)
+    c = training.train(small_run(seed=1), digits_split, threads=1, device=torch.device("cpu"))
+    assert drop(c.history) != drop(a.history)
+
+
+def test_model_selection_best_val_and_last(digits_split):
+    best = training.train(small_run(select="best_val"), digits_split, threads=1)
+    losses = [r["val_loss"] for r in best.history]
+    assert best.info["selected_epoch"] == int(np.argmin(losses)) + 1
+    assert best.info["selected"]["val_loss"] == min(losses)
+    assert best.info["last_epoch"]["val_loss"] == losses[-1]
+    last = training.train(small_run(select="last"), digits_split, threads=1)
+    assert last.info["selected_epoch"] == 3
+
+
+def test_train_stage_writes_loadable_model_history_and_facts(tmp_path, params, digits_arrays):
+    from blockbench.storage import save_npz
+    save_npz(tmp_path / paths.raw("digits"), **digits_arrays)
+    stages.split(params, "imbalanced", root=tmp_path)
+    stages.train(params, "c1m3", threads=1, root=tmp_path)
+    hist = pd.read_csv(tmp_path / paths.history("c1m3"))
+    assert list(hist.columns) == ["epoch", "train_loss", "val_loss", "train_acc", "val_acc", "seconds"]
+    ckpt = torch.load(tmp_path / paths.model("c1m3"), weights_only=True)
+    assert ckpt["config"]["n_mobilenet"] == 3
+    model, _ = models.load_checkpoint(tmp_path / paths.model("c1m3"))
+    import json
+    info = json.loads((tmp_path / paths.train_info("c1m3")).read_text())
+    assert info["parameters"] == models.count_parameters(model)
+    for key in ("macs_per_image", "wall_seconds", "train_images_per_second", "device", "torch_version", "seed"):
+        assert key in info
+
+
+def test_a_corrupt_model_file_is_a_one_line_error(tmp_path):
+    bad = tmp_path / "model.pt"
+    bad.write_bytes(b"\x00garbage")
+    with pytest.raises(BlockbenchError, match="not a readable blockbench model"):
+        models.load_checkpoint(bad)
