@@ -16,6 +16,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
 from sklearn.metrics import auc, roc_curve  # noqa: E402
 from sklearn.preprocessing import label_binarize  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 from .storage import atomic_path  # noqa: E402
 
@@ -136,8 +137,9 @@ def per_class_bars(per_class: dict, path: str | Path, title: str, minority=()) -
 def roc_curves(y_true: np.ndarray, proba: np.ndarray, path: str | Path, title: str) -> None:
     """One-vs-rest ROC per class plus micro and macro averages, AUC in the legend.
 
-    Classes with no positive (or no negative) example have no ROC curve and are left out. An inset
-    zooms on the top-left corner, where the curves of a good classifier crowd together.
+    Classes with no positive (or no negative) example have no ROC curve and are left out. When every
+    curve is above TPR 0.9 at FPR 0.1 (a good classifier, curves crowded in the top-left corner), an
+    inset zooms on that corner; it then sits where no curve runs.
     """
     classes = np.arange(proba.shape[1])
     y_bin = label_binarize(y_true, classes=classes)
@@ -158,17 +160,19 @@ def roc_curves(y_true: np.ndarray, proba: np.ndarray, path: str | Path, title: s
         mean_tpr = np.mean(tprs, axis=0)
         curves.append((grid, mean_tpr, f"macro-average (AUC {auc(grid, mean_tpr):.4f})",
                        {"color": "crimson", "linewidth": 2, "linestyle": ":"}))
+    low = min(np.interp(0.1, fpr, tpr) for fpr, tpr, _, _ in curves)
     with figure(path, figsize=(7.5, 7)) as (fig, ax):
-        inset = ax.inset_axes([0.42, 0.45, 0.45, 0.4])
         for fpr, tpr, label, style in curves:
             ax.plot(fpr, tpr, label=label, **style)
-            inset.plot(fpr, tpr, **style)
         ax.plot([0, 1], [0, 1], color="0.6", linestyle="-.", linewidth=1, label="chance (AUC 0.5)")
-        low = min(np.interp(0.1, fpr, tpr) for fpr, tpr, _, _ in curves)
-        inset.set(xlim=(0, 0.1), ylim=(max(0.0, np.floor(low * 20) / 20 - 0.01), 1.005))
-        inset.tick_params(labelsize=7)
-        inset.grid(alpha=0.3)
-        ax.indicate_inset_zoom(inset, edgecolor="0.5")
+        if low >= 0.9:
+            inset = ax.inset_axes([0.42, 0.45, 0.45, 0.4])
+            for fpr, tpr, _, style in curves:
+                inset.plot(fpr, tpr, **style)
+            inset.set(xlim=(0, 0.1), ylim=(np.floor(low * 20) / 20 - 0.01, 1.005))
+            inset.tick_params(labelsize=7)
+            inset.grid(alpha=0.3)
+            ax.indicate_inset_zoom(inset, edgecolor="0.5")
         ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), aspect="equal")
         ax.set_xlabel("false positive rate")
         ax.set_ylabel("true positive rate")
@@ -188,7 +192,10 @@ def tsne(features: np.ndarray, labels: np.ndarray, path: str | Path, title: str,
     y = np.asarray(labels)[idx]
     n = len(idx)
     perplexity = min(30.0, (n - 1) / 3)
-    emb = TSNE(n_components=2, init="pca", random_state=seed, perplexity=perplexity).fit_transform(x)
+    # One OpenMP thread: the same embedding on any machine, and no spin-waiting slowdown (100x seen)
+    # when another process keeps the cores busy.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        emb = TSNE(n_components=2, init="pca", random_state=seed, perplexity=perplexity).fit_transform(x)
     cmap = plt.get_cmap("tab10")
     with figure(path, figsize=(7.5, 6.5)) as (fig, ax):
         for c in np.unique(y):
@@ -228,15 +235,15 @@ def example_grid(images: np.ndarray, true: np.ndarray, pred: np.ndarray, prob: n
     cols = math.ceil(math.sqrt(len(shown)))
     rows = math.ceil(len(shown) / cols)
     with figure(path, nrows=rows, ncols=cols, squeeze=False,
-                figsize=(max(6.0, 1.4 * cols), 1.5 * rows + 0.8)) as (fig, axes):
+                figsize=(max(6.5, 1.4 * cols), 1.5 * rows + 1.0)) as (fig, axes):
         for ax in axes.flat:
             ax.axis("off")
         for ax, i in zip(axes.flat, shown):
             ax.imshow(images[i], cmap="gray", vmin=0, vmax=255)
             ax.set_title(f"{true[i]} → {pred[i]} ({prob[i]:.2f})", fontsize=8,
                          color="darkgreen" if correct else "firebrick")
-        fig.suptitle(f"{title}\n{len(shown)} of {len(candidates):,} {what} images "
-                     "(true → predicted (probability)), grouped by true class")
+        fig.suptitle(f"{title}\n{len(shown)} of {len(candidates):,} {what} images, grouped by true class\n"
+                     "tile: true → predicted (predicted-class probability)", fontsize=11)
     return shown
 
 
@@ -254,10 +261,10 @@ def _filter_tiles(weights: np.ndarray, kind: str) -> tuple[np.ndarray, str]:
         tiles = np.full((out, rows * cols), np.nan)
         tiles[:, :n_in] = w[:, :, 0, 0]
         return tiles.reshape(out, rows, cols), \
-            f"each tile: one output filter's {n_in} input weights as a {rows}×{cols} grid"
+            f"each tile: one output filter's {n_in} input weights,\nreshaped to {rows}×{cols}"
     if kind == "conv":
         return w.mean(axis=1), \
-            f"each tile: one output filter's {kh}×{kw} kernel averaged over its {n_in} input channels"
+            f"each tile: one output filter's {kh}×{kw} kernel,\naveraged over its {n_in} input channels"
     raise ValueError(f"filters: weights of shape {w.shape} do not fit kind {kind!r}")
 
 
@@ -273,13 +280,13 @@ def filters(weights: np.ndarray, path: str | Path, title: str, kind: str) -> int
     rows = math.ceil(len(tiles) / cols)
     with figure(path, nrows=rows, ncols=cols + 1, squeeze=False,
                 width_ratios=[1] * cols + [0.3],
-                figsize=(max(7.0, 0.62 * cols + 1.6), 0.62 * rows + 1.3)) as (fig, axes):
-        for ax, tile, i in zip(axes[:, :cols].flat, tiles, range(len(tiles))):
-            im = ax.imshow(tile, cmap=cmap, vmin=-vmax, vmax=vmax)
+                figsize=(max(4.5, 0.62 * cols + 1.6), 0.62 * rows + 1.5)) as (fig, axes):
+        for i, ax in enumerate(axes[:, :cols].flat):
+            if i >= len(tiles):
+                ax.axis("off")
+                continue
+            im = ax.imshow(tiles[i], cmap=cmap, vmin=-vmax, vmax=vmax)
             ax.set_title(str(i), fontsize=6, pad=1)
-        for ax in axes[:, :cols].flat[len(tiles):]:
-            ax.axis("off")
-        for ax in axes[:, :cols].flat[:len(tiles)]:
             ax.set_xticks([])
             ax.set_yticks([])
         for ax in axes[:, -1]:
