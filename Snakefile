@@ -4,7 +4,7 @@
 import sys
 
 from blockbench import params as bbp
-from blockbench import dvcgen, paths
+from blockbench import dvcgen, paths, report
 
 configfile: "params.yaml"
 
@@ -29,6 +29,7 @@ rule all:
         expand(str(paths.split_counts("{split}")), split=SPLITS),
         expand(str(paths.metrics("{run}")), run=RUNS),
         expand(str(paths.filters_dir("{run}")), run=RUNS),
+        str(report.SUMMARY),
 
 
 rule download:
@@ -142,3 +143,26 @@ rule plot:
         "workflow/envs/blockbench.yaml"
     shell:
         "python {input.script} --run {wildcards.run} 2>&1 | tee {log}"
+
+
+rule aggregate:
+    input:
+        script=f"{SCRIPTS}/aggregate.py",
+        library=dvcgen.AGGREGATE_LIBRARY,
+        runs=dvcgen.aggregate_inputs(config),
+    output:
+        summary=str(report.SUMMARY),
+        summary_json=str(report.SUMMARY_JSON),
+        tables=directory(str(report.TABLES)),
+        figures=directory(str(report.FIGURES)),
+    params:
+        study=config["study"],
+    log:
+        "logs/aggregate.log",
+    benchmark:
+        "benchmarks/aggregate.tsv"
+    threads: 1
+    conda:
+        "workflow/envs/blockbench.yaml"
+    shell:
+        "python {input.script} 2>&1 | tee {log}"

@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from . import params as params_mod
-from . import paths
+from . import paths, report
 from .errors import BlockbenchError
 
 HEADER = ("# GENERATED from params.yaml by `python -m blockbench.dvcgen`; do not edit by hand.\n"
@@ -30,6 +30,7 @@ SPLIT_LIBRARY = ["src/blockbench/split.py"]
 TRAIN_LIBRARY = ["src/blockbench/models.py", "src/blockbench/training.py"]
 EVALUATE_LIBRARY = ["src/blockbench/evaluation.py"]
 PLOT_LIBRARY = ["src/blockbench/figures.py"]
+AGGREGATE_LIBRARY = ["src/blockbench/report.py", "src/blockbench/stats.py", "src/blockbench/study_figures.py"]
 
 
 def _nocache(path) -> dict:
@@ -79,7 +80,27 @@ def stages(params: dict) -> dict:
             "outs": [_nocache(paths.figures_dir(name) / f"{f}.png") for f in paths.RUN_FIGURES]
             + [_nocache(paths.filters_dir(name))],
         }
+    out["aggregate"] = {
+        "cmd": f"python {SCRIPTS}/aggregate.py",
+        "deps": [f"{SCRIPTS}/aggregate.py", *AGGREGATE_LIBRARY, *aggregate_inputs(params)],
+        "params": ["study"],
+        "outs": [_nocache(report.SUMMARY), _nocache(report.TABLES), _nocache(report.FIGURES)],
+        "metrics": [_nocache(report.SUMMARY_JSON)],
+    }
     return {"stages": out, "plots": plots(params)}
+
+
+def aggregate_inputs(params: dict) -> list[str]:
+    """Every run file the report reads (both engines use this list)."""
+    names = dict.fromkeys(r for _, r in params_mod.study_runs(params))
+    files = []
+    for name in names:
+        cfg = params_mod.run_config(params, name)
+        figs = paths.run_figures(name, cfg)
+        files += [paths.train_info(name), paths.history(name), paths.metrics(name), paths.predictions(name),
+                  paths.split_counts(cfg["split"]), paths.split_figure(cfg["split"])]
+        files += [figs[k] for k in ("loss", "accuracy", "confusion", "roc", "tsne")]
+    return [str(f) for f in dict.fromkeys(files)]
 
 
 def plots(params: dict) -> list[dict]:

@@ -70,7 +70,27 @@ def validate(params: Any, source: str = DEFAULT_PARAMS) -> dict:
         if cfg["max_width"] < cfg["base_width"]:
             raise ParamsError(f"{source}: runs.{name}: max_width ({cfg['max_width']}) is below "
                               f"base_width ({cfg['base_width']})")
+    for sweep in params["study"]["sweeps"]:
+        if sweep not in params["train"] and sweep not in params["split"]:
+            raise ParamsError(f"{source}: study.sweeps.{sweep}: not a train or split key; allowed: "
+                              f"{', '.join(list(params['train']) + list(params['split']))}")
+    for key, name in study_runs(params):
+        if name not in params["runs"]:
+            raise ParamsError(f"{source}: {key}: {name!r} is not a named run; known runs: {', '.join(params['runs'])}")
     return params
+
+
+def study_runs(params: dict) -> list[tuple[str, str]]:
+    """(params key, run name) of every run the report refers to."""
+    study = params["study"]
+    out = [("study.mobilenet", study["mobilenet"]), ("study.plain", study["plain"])]
+    out += [("study.block_counts", r) for r in study["block_counts"]]
+    if study.get("double_softmax"):
+        out.append(("study.double_softmax", study["double_softmax"]))
+    for sweep, pairs in study["sweeps"].items():
+        for i, runs in enumerate(pairs):
+            out += [(f"study.sweeps.{sweep}[{i}]", r) for r in runs]
+    return out
 
 
 def load(path: str | Path = DEFAULT_PARAMS) -> dict:

@@ -66,20 +66,28 @@ def train(params: dict, run: str, threads: int = 0, root: Path = Path(".")) -> N
 
 
 def evaluate(params: dict, run: str, root: Path = Path(".")) -> None:
+    import time
+
     import pandas as pd
+    import torch
 
     from . import evaluation
     from .models import load_checkpoint
+    from .training import EVAL_BATCH
 
     cfg = run_config(params, run)
     model, ckpt = load_checkpoint(root / paths.model(run))
     split_data = load_npz(root / paths.prepared(cfg["split"]), required=("x_test", "y_test"))
     y_true = split_data["y_test"]
+    t0 = time.perf_counter()
     proba, features = evaluation.predict(model, split_data["x_test"], ckpt["input_mean"], ckpt["input_std"])
+    seconds = time.perf_counter() - t0
     y_pred = proba.argmax(1).astype(np.int64)
     minority = split_config(params, cfg["split"])["minority_classes"]
     result = evaluation.compute_metrics(y_true, y_pred, proba, minority, seed=cfg["seed"])
     result["run"] = run
+    result["inference"] = {"seconds_per_image": seconds / len(y_true), "batch": EVAL_BATCH,
+                           "threads": torch.get_num_threads(), "device": "cpu"}
     save_npz(root / paths.predictions(run), y_true=y_true, y_pred=y_pred, proba=proba, features=features)
     with atomic_path(root / paths.confusion(run)) as tmp:
         pd.DataFrame({"actual": y_true, "predicted": y_pred}).to_csv(tmp, index=False)

@@ -1,0 +1,125 @@
+"""The aggregate stage on fabricated run outputs: right tables, right verdicts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from blockbench import evaluation, figures, params as bbp, paths, report
+from blockbench.stats import mcnemar
+from blockbench.storage import save_npz, write_json
+from conftest import digits_params
+
+N_TEST = 2000
+RUNS = {  # name: (n_conv, n_mobilenet, share of test images right)
+    "a": (1, 3, 0.95), "b": (4, 0, 0.80), "same": (1, 3, 0.95), "soft": (1, 3, 0.60),
+    "a_bs": (1, 3, 0.94), "b_bs": (4, 0, 0.81),
+}
+
+
+def study_params() -> dict:
+    p = digits_params()
+    p["runs"] = {n: {"n_conv": c, "n_mobilenet": m} for n, (c, m, _) in RUNS.items()}
+    p["runs"]["soft"]["loss_input"] = "softmax"
+    p["runs"]["a_bs"]["batch_size"] = p["runs"]["b_bs"]["batch_size"] = 512
+    p["study"] = {"mobilenet": "a", "plain": "b", "block_counts": ["a", "same"], "double_softmax": "soft",
+                  "sweeps": {"batch_size": [["a", "b"], ["a_bs", "b_bs"]]}, "alpha": 0.05, "bootstrap_samples": 50}
+    return bbp.validate(p)
+
+
+def fabricate(root, params):
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(10), N_TEST // 10)
+    minority = params["split"]["minority_classes"]
+    counts = {"config": {**params["split"]}, "sizes": {"train": 900, "val": 225, "test": N_TEST},
+              "class_counts": {k: {str(c): 100 for c in range(10)} for k in ("official_train", "train", "val", "test")},
+              "train_test_ratio": {"achieved": 0.56}}
+    write_json(root / paths.split_counts("imbalanced"), counts)
+    figures.class_distribution(counts, root / paths.split_figure("imbalanced"), "classes")
+    base_right = rng.random(N_TEST)
+    for name, (n_conv, n_mob, share) in RUNS.items():
+        cfg = bbp.run_config(params, name)
+        # "same" gets other images right than "a", at the same rate
+        right = (rng.random(N_TEST) if name == "same" else base_right) < share
+        pred = np.where(right, y, (y + 1) % 10)
+        proba = np.full((N_TEST, 10), 0.01, dtype=np.float32)
+        proba[np.arange(N_TEST), pred] = 0.91
+        m = evaluation.compute_metrics(y, pred, proba, minority, bootstrap_samples=50)
+        m["inference"] = {"seconds_per_image": 1e-5 * (n_conv + 1)}
+        write_json(root / paths.metrics(name), m)
+        save_npz(root / paths.predictions(name), y_true=y, y_pred=pred, proba=proba,
+                 features=rng.normal(size=(N_TEST, 4)).astype(np.float32))
+        hist = pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.5], "val_loss": [1.1, 0.6],
+                             "train_acc": [0.6, 0.9], "val_acc": [0.6, 0.85], "seconds": [1.0, 1.0]})
+        paths.run_dir(name).mkdir(parents=True, exist_ok=True)
+        hist.to_csv(root / paths.history(name), index=False)
+        write_json(root / paths.train_info(name), {
+            "parameters": 1000 * (n_conv + 1), "macs_per_image": 10000 * (n_conv + 1), "seconds_per_epoch": 1.0 + n_conv,
+            "selected_epoch": 2, "selected": {"val_loss": 0.6}, "n_train": 900, "dataset": "digits",
+            "device": "cpu", "threads": 1})
+        for fig in ("loss", "accuracy", "confusion", "roc", "tsne"):
+            figures.loss_curves(hist, root / paths.run_figures(name, cfg)[fig], f"{name} {fig}")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    import os
+    root = tmp_path_factory.mktemp("report")
+    params = study_params()
+    old = os.getcwd()
+    os.chdir(root)  # run files are addressed relative to the repository root
+    try:
+        fabricate(root, params)
+        report.aggregate(params, root=root)
+    finally:
+        os.chdir(old)
+    return root, params
+
+
+def test_pair_verdicts_follow_the_paired_test(built):
+    root, _ = built
+    summary = json.loads((root / report.SUMMARY_JSON).read_text())
+    assert summary["pairs"]["a vs b"]["significant"] is True       # 95% vs 80%, same images
+    assert summary["pairs"]["a vs same"]["significant"] is False   # same rate, other images
+    assert summary["pairs"]["a vs b"]["difference_pp"] == pytest.approx(
+        100 * (summary["runs"]["a"]["accuracy"] - summary["runs"]["b"]["accuracy"]))
+    pairs = pd.read_csv(root / report.TABLES / "pairs.csv")
+    row = pairs[(pairs["a"] == "a") & (pairs["b"] == "b")].iloc[0]
+    assert row["verdict"] == "significant"
+    assert pairs[(pairs["a"] == "a") & (pairs["b"] == "same")].iloc[0]["verdict"] == "not significant"
+
+
+def test_summary_words_match_the_numbers(built):
+    root, _ = built
+    text = (root / report.SUMMARY).read_text()
+    assert "a is significantly more accurate than b" in text
+    assert "no significant difference in accuracy between a and same" in text
+    assert "a has 2,000 parameters, 2.50x fewer than b" in text
+    for n in range(1, 9):
+        assert f"## {n}." in text
+    assert "](runs/a/figures/confusion.png)" in text  # relative links
+
+
+def test_tables_hold_the_run_numbers(built):
+    root, params = built
+    arch = pd.read_csv(root / report.TABLES / "1_architectures.csv")
+    acc_a = json.loads((root / paths.metrics("a")).read_text())["accuracy"]
+    assert arch.loc[arch["run"] == "a", "test accuracy [95% CI]"].iloc[0].startswith(f"{100 * acc_a:.2f}%")
+    sweep = pd.read_csv(root / report.TABLES / "8_batch_size.csv")
+    assert list(sweep.columns) == ["architecture", "batch_size = 256", "batch_size = 512"]
+    cost = pd.read_csv(root / report.TABLES / "1_cost_ratio.csv")
+    assert len(cost) == 3  # one row per MobileNet block of "a"
+    for _, row in cost.iterrows():
+        assert row["measured ratio"] == pytest.approx(row["1/N + 1/9"], rel=0.05)
+
+
+def test_mcnemar_counts_discordant_pairs():
+    a = np.array([1, 1, 1, 0, 0, 1], bool)
+    b = np.array([1, 0, 0, 0, 1, 1], bool)
+    t = mcnemar(a, b)
+    assert (t["only_a_correct"], t["only_b_correct"]) == (2, 1)
+    assert t["p_value"] == pytest.approx(1.0)
+    assert mcnemar(a, a)["p_value"] == 1.0
