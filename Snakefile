@@ -110,6 +110,7 @@ rule evaluate:
         roc=str(paths.roc("{run}")),
     params:
         minority=lambda w: bbp.split_config(config, bbp.run_config(config, w.run)["split"])["minority_classes"],
+        evaluate=config["evaluate"],
     log:
         "logs/evaluate/{run}.log",
     benchmark:

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import os
+import json
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
+from blockbench.quick import copy_pipeline, engine_env, write_params  # noqa: F401 (write_params re-exported)
 from conftest import REPO
-
-COPIED = ["Snakefile", "params.yaml", "workflow", "src/blockbench"]
 
 
 def env() -> dict:
-    e = dict(os.environ)
-    e["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{e.get('PATH', '')}"
-    e["DVC_NO_ANALYTICS"] = "1"
-    e.pop("MPLBACKEND", None)
-    return e
+    return engine_env()
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -32,23 +25,11 @@ def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedPr
 
 
 def make_copy(dest: Path, params: dict, dvc: bool) -> Path:
-    """A minimal copy of the repo with `params` written as params.yaml and dvc.yaml regenerated."""
-    dest.mkdir(parents=True)
-    for item in COPIED:
-        src = REPO / item
-        if src.is_dir():
-            shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dest / item)
-    write_params(dest, params)
+    """A minimal copy of the repo with `params` as params.yaml and dvc.yaml generated from it."""
+    copy_pipeline(REPO, dest, params)
     if dvc:
         run(["dvc", "init", "--no-scm", "-q"], dest)
     return dest
-
-
-def write_params(repo: Path, params: dict) -> None:
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run([sys.executable, "-m", "blockbench.dvcgen"], repo)
 
 
 def edit_params(repo: Path, edit) -> None:
@@ -60,7 +41,6 @@ def edit_params(repo: Path, edit) -> None:
 def dvc_stale(repo: Path) -> set[str]:
     """Names of the stages `dvc status` reports as changed."""
     out = run(["dvc", "status", "--json"], repo).stdout
-    import json
     return set(json.loads(out or "{}"))
 
 

@@ -24,6 +24,9 @@ def engine_params() -> dict:
     p = digits_params()
     p["splits"] = {"imbalanced": {}}
     p["runs"] = {"c4": {"n_conv": 4, "n_mobilenet": 0}, "c1m3": {"n_conv": 1, "n_mobilenet": 3, "lr": 0.02}}
+    p["study"] = {"mobilenet": "c1m3", "plain": "c4", "block_counts": ["c1m3"], "double_softmax": None,
+                  "sweeps": {}, "alpha": 0.05}
+    p["evaluate"] = {"bootstrap_samples": 50}
     return bbp.validate(p)
 
 

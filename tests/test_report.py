@@ -26,7 +26,7 @@ def study_params() -> dict:
     p["runs"]["soft"]["loss_input"] = "softmax"
     p["runs"]["a_bs"]["batch_size"] = p["runs"]["b_bs"]["batch_size"] = 512
     p["study"] = {"mobilenet": "a", "plain": "b", "block_counts": ["a", "same"], "double_softmax": "soft",
-                  "sweeps": {"batch_size": [["a", "b"], ["a_bs", "b_bs"]]}, "alpha": 0.05, "bootstrap_samples": 50}
+                  "sweeps": {"batch_size": [["a", "b"], ["a_bs", "b_bs"]]}, "alpha": 0.05}
     return bbp.validate(p)
 
 

@@ -67,7 +67,7 @@ def stages(params: dict) -> dict:
             "cmd": f"python {SCRIPTS}/evaluate.py --run {name}",
             "deps": [f"{SCRIPTS}/evaluate.py", *EVALUATE_LIBRARY, str(paths.model(name)),
                      str(paths.prepared(cfg["split"]))],
-            "params": [f"splits.{cfg['split']}", "split.minority_classes"],  # the minority classes it reports
+            "params": [f"splits.{cfg['split']}", "split.minority_classes", "evaluate"],
             "outs": [str(paths.predictions(name))],
             "metrics": [_nocache(paths.metrics(name))],
             "plots": [_nocache(paths.confusion(name)), _nocache(paths.roc(name))],

@@ -335,14 +335,14 @@ class Study:
     def section_side_by_side(self) -> None:
         a, b = self.runs[self.study["mobilenet"]], self.runs[self.study["plain"]]
         self.md += ["## 6. With vs without MobileNet blocks, side by side", ""]
-        for kind, title in (("roc", "ROC curves"), ("loss", "loss curves"), ("accuracy", "accuracy curves"),
-                            ("confusion", "confusion matrices"), ("tsne", "t-SNE of the penultimate features")):
+        for kind, title in (("roc", "ROC curves"), ("loss", "Loss curves"), ("accuracy", "Accuracy curves"),
+                            ("confusion", "Confusion matrices"), ("tsne", "t-SNE of the penultimate features")):
             out = self.figure_path(f"side_by_side_{kind}")
             study_figures.side_by_side({r.label: self.run_figure(r.name, kind) for r in (a, b)}, out,
                                        f"{title}: with ({a.name}) vs without ({b.name}) MobileNet blocks")
             auc = (f" Macro ROC AUC: {a.name} {a.metrics['roc_auc_macro_ovr']:.4f}, "
                    f"{b.name} {b.metrics['roc_auc_macro_ovr']:.4f}." if kind == "roc" else "")
-            self.md += [f"**{title.capitalize()}.**{auc}", "", image(out, title), ""]
+            self.md += [f"**{title}.**{auc}", "", image(out, title), ""]
 
     def section_analysis(self) -> None:
         a = self.runs[self.study["mobilenet"]]

@@ -84,7 +84,8 @@ def evaluate(params: dict, run: str, root: Path = Path(".")) -> None:
     seconds = time.perf_counter() - t0
     y_pred = proba.argmax(1).astype(np.int64)
     minority = split_config(params, cfg["split"])["minority_classes"]
-    result = evaluation.compute_metrics(y_true, y_pred, proba, minority, seed=cfg["seed"])
+    result = evaluation.compute_metrics(y_true, y_pred, proba, minority, seed=cfg["seed"],
+                                        bootstrap_samples=params["evaluate"]["bootstrap_samples"])
     result["run"] = run
     result["inference"] = {"seconds_per_image": seconds / len(y_true), "batch": EVAL_BATCH,
                            "threads": torch.get_num_threads(), "device": "cpu"}

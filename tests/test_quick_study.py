@@ -1,0 +1,39 @@
+"""The quick preset runs the whole study end to end under both engines."""
+
+from __future__ import annotations
+
+import pytest
+
+from blockbench import params as bbp, report
+from blockbench.quick import copy_pipeline, quick_params, run_engine
+from conftest import REPO
+from enginekit import dvc_stale, snakemake_planned
+
+pytestmark = pytest.mark.engines
+
+
+def test_quick_preset_keeps_runs_and_study_on_digits():
+    full = bbp.load(REPO / "params.yaml")
+    quick = quick_params(full)
+    assert quick["data"]["dataset"] == "digits"
+    assert list(quick["runs"]) == list(full["runs"]) and quick["study"]["sweeps"] == full["study"]["sweeps"]
+    assert quick["train"]["epochs"] <= 5
+    assert quick["runs"]["c1m3_bs3000"]["batch_size"] == 2 * quick["train"]["batch_size"]
+
+
+@pytest.mark.parametrize("engine", ["dvc", "snakemake"])
+def test_quick_study_end_to_end(tmp_path, engine):
+    params = quick_params(bbp.load(REPO / "params.yaml"))
+    repo = copy_pipeline(REPO, tmp_path / engine, params)
+    run_engine(repo, engine, cores=2)
+    text = (repo / report.SUMMARY).read_text()
+    for n in range(1, 9):
+        assert f"## {n}." in text
+    for name in params["runs"]:
+        assert (repo / "results" / "runs" / name / "metrics.json").exists()
+    for link in [line.split("](", 1)[1].split(")", 1)[0] for line in text.splitlines() if "![" in line]:
+        assert (repo / "results" / link).is_file(), link
+    if engine == "dvc":
+        assert dvc_stale(repo) == set()
+    else:
+        assert snakemake_planned(repo) == {}
