@@ -60,17 +60,16 @@ def stages(params: dict) -> dict:
             "cmd": f"python {SCRIPTS}/train.py --run {name}",
             "deps": [f"{SCRIPTS}/train.py", *TRAIN_LIBRARY, str(paths.prepared(cfg["split"]))],
             "params": params_mod.run_param_keys(params, name),
-            "outs": [str(paths.model(name)), _nocache(paths.train_info(name))],
-            "plots": [_nocache(paths.history(name))],
+            # history.csv is drawn by the top-level plots below (loss and accuracy per epoch)
+            "outs": [str(paths.model(name)), _nocache(paths.train_info(name)), _nocache(paths.history(name))],
         }
         out[f"evaluate-{name}"] = {
             "cmd": f"python {SCRIPTS}/evaluate.py --run {name}",
             "deps": [f"{SCRIPTS}/evaluate.py", *EVALUATE_LIBRARY, str(paths.model(name)),
                      str(paths.prepared(cfg["split"]))],
             "params": [f"splits.{cfg['split']}", "split.minority_classes", "evaluate"],
-            "outs": [str(paths.predictions(name))],
+            "outs": [str(paths.predictions(name)), _nocache(paths.confusion(name)), _nocache(paths.roc(name))],
             "metrics": [_nocache(paths.metrics(name))],
-            "plots": [_nocache(paths.confusion(name)), _nocache(paths.roc(name))],
         }
         out[f"plot-{name}"] = {
             "cmd": f"python {SCRIPTS}/plot.py --run {name}",
