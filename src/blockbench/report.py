@@ -71,6 +71,10 @@ def pvalue(p: float) -> str:
     return f"{p:.2g}" if p >= 1e-4 else "< 1e-4"
 
 
+def p_equals(p: float) -> str:
+    return f"p = {p:.2g}" if p >= 1e-4 else "p < 1e-4"
+
+
 def md_table(df: pd.DataFrame) -> str:
     cols = [str(c) for c in df.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
@@ -102,7 +106,7 @@ def paired_verdict(a: Run, b: Run, alpha: float) -> dict:
 def verdict_text(v: dict) -> str:
     return (f"{v['verdict']} ({v['difference_pp']:+.2f} percentage points; McNemar: "
             f"{v['only_a_correct']} images only {v['a']} gets right, {v['only_b_correct']} only {v['b']}, "
-            f"p = {pvalue(v['p_value'])}, α = {v['alpha']})")
+            f"{p_equals(v['p_value'])}, α = {v['alpha']})")
 
 
 def rel(path: Path) -> str:
@@ -205,9 +209,14 @@ class Study:
             f"{ratio_words(a.train['parameters'], b.train['parameters'], 'fewer', 'more')} {b.name} "
             f"({b.train['parameters']:,}); {a.train['macs_per_image']:,} multiply-accumulates per image, "
             f"{ratio_words(a.train['macs_per_image'], b.train['macs_per_image'], 'fewer', 'more')} {b.name}.",
-            f"- Time: {a.name} takes {ta:.2f} s per epoch, "
-            f"{ratio_words(ta, tb, 'less', 'more')} {b.name} ({tb:.2f} s); inference "
-            f"{1e6 * ia:.1f} µs per image, {ratio_words(ia, ib, 'less', 'more')} {b.name} ({1e6 * ib:.1f} µs).",
+            f"- Time: {a.name} trains at {ta:.2f} s per epoch, {ratio_words(ta, tb, 'faster', 'slower')} "
+            f"{b.name} ({tb:.2f} s); inference takes {1e6 * ia:.1f} µs per image, "
+            f"{ratio_words(ia, ib, 'faster', 'slower')} {b.name} ({1e6 * ib:.1f} µs).",
+            f"- Validation vs test: selected validation accuracy (imbalanced hold-out) {pct(a.train['selected']['val_acc'])} "
+            f"for {a.name} and {pct(b.train['selected']['val_acc'])} for {b.name}, against balanced test accuracy "
+            f"{pct(a.acc)} and {pct(b.acc)}: the hold-out, like the training set, is dominated by the majority "
+            f"classes, so it {'overstates' if a.train['selected']['val_acc'] > a.acc else 'does not overstate'} "
+            f"what the model does on a balanced set.",
             "",
             "**Why.** A standard 3×3 convolution from M to N channels costs H·W·9·M·N multiply-accumulates; "
             "the depthwise-separable one (depthwise 3×3, then pointwise 1×1) costs H·W·9·M + H·W·M·N, a ratio of "
@@ -219,9 +228,10 @@ class Study:
             f"shared), its time-per-epoch ratio {ta / tb:.3f}: "
             + ("time falls about as much as the arithmetic."
                if abs(ta / tb - mac_ratio) < 0.1 else
-               f"time falls {'less' if ta / tb > mac_ratio else 'more'} than the arithmetic, because "
-               "depthwise convolutions and the extra BatchNorm/ReLU layers do little arithmetic per byte moved, "
-               "so on this CPU they are bound by memory traffic, not multiply-adds."),
+               f"time falls {'less' if ta / tb > mac_ratio else 'more'} than the arithmetic. "
+               + ("A likely reason (not measured here): depthwise convolutions and the extra BatchNorm/ReLU "
+                  "layers of the separable blocks do little arithmetic per byte moved, so they are limited by "
+                  "memory traffic rather than by multiply-adds." if ta / tb > mac_ratio else "")),
             "",
         ]
 
@@ -360,6 +370,9 @@ class Study:
                                     "test recall of the minority classes vs the majority mean, per run", minority)
         below = [r.name for r in self.runs.values()
                  if r.metrics["minority_recall_mean"] < r.metrics["majority_recall_mean"]]
+        arch = [self.runs[self.study["mobilenet"]], self.runs[self.study["plain"]]]
+        arch_gap = [r.metrics["majority_recall_mean"] - r.metrics["minority_recall_mean"] for r in arch]
+        smaller = arch[int(np.argmin(arch_gap))]
         self.md += [
             "## 7. Analysis",
             "",
@@ -369,7 +382,9 @@ class Study:
             image(self.figure_path("minority_recall"), "minority recall by run"),
             "",
             f"In {len(below)} of {len(self.runs)} runs the minority classes' mean recall is below the majority "
-            f"classes' mean ({', '.join(below) if below else 'none'}).",
+            f"classes' mean ({', '.join(below) if below else 'none'}). Between the two architectures the gap "
+            f"is {100 * arch_gap[0]:.2f} percentage points for {arch[0].name} and {100 * arch_gap[1]:.2f} for "
+            f"{arch[1].name}: smaller for {smaller.name}.",
             "",
         ]
         ds = self.study.get("double_softmax")
