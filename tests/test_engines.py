@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -30,6 +31,10 @@ def engine_params() -> dict:
     return bbp.validate(p)
 
 
+def git(repo, *args):
+    return run(["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", *args], repo)
+
+
 def test_committed_dvc_yaml_is_in_sync_with_params():
     assert (REPO / "dvc.yaml").read_text() == dvcgen.render(bbp.load(REPO / "params.yaml"))
 
@@ -38,9 +43,13 @@ def test_committed_dvc_yaml_is_in_sync_with_params():
 def repos(tmp_path_factory):
     params = engine_params()
     base = tmp_path_factory.mktemp("engines")
-    dvc_repo = make_copy(base / "dvc", params, dvc=True)
+    dvc_repo = make_copy(base / "dvc", params, dvc=False)
     smk_repo = make_copy(base / "smk", params, dvc=False)
+    git(dvc_repo, "init", "-q")
+    run(["dvc", "init", "-q"], dvc_repo)
     run(["dvc", "repro"], dvc_repo)
+    git(dvc_repo, "add", "-A")
+    git(dvc_repo, "commit", "-q", "-m", "baseline")
     run(["snakemake", "--cores", "2"], smk_repo)
     return dvc_repo, smk_repo, params
 
@@ -107,3 +116,15 @@ def test_changing_a_default_makes_only_the_runs_that_inherit_it_stale(repos, edi
     edit(lambda p: p["train"].update(weight_decay=0.001))  # both inherit it
     assert dvc_stale(dvc_repo) == {"train-c4", "train-c1m3"}
     assert snakemake_planned(smk_repo, "results/runs/c4/train.json", "results/runs/c1m3/train.json") == {"train": 2}
+
+
+def test_after_changing_one_runs_lr_only_its_metrics_change(repos):
+    """Runs last: it reproduces the DVC copy with c4 at another learning rate."""
+    dvc_repo, _, _ = repos
+    edit_params(dvc_repo, lambda p: p["runs"]["c4"].update(lr=0.05))
+    run(["dvc", "repro"], dvc_repo)
+    diff = json.loads(run(["dvc", "metrics", "diff", "--json"], dvc_repo).stdout or "{}")
+    changed = {path for path, values in diff.items() if values}
+    assert "results/runs/c4/metrics.json" in changed
+    assert not any("c1m3" in path for path in changed)
+    assert changed <= {"results/runs/c4/metrics.json", "results/summary.json"}
