@@ -53,7 +53,7 @@ def recall_by_run(recalls: pd.DataFrame, path: str | Path, title: str, minority:
     cols = [str(c) for c in minority] + ["majority mean"]
     x = np.arange(len(recalls))
     width = 0.8 / len(cols)
-    with figure(path, figsize=(max(8, 1.1 * len(recalls)), 4.8)) as (fig, ax):
+    with figure(path, figsize=(max(8, 1.1 * len(recalls)), 5.2)) as (fig, ax):
         for i, col in enumerate(cols):
             label = f"class {col} (minority)" if col != "majority mean" else "majority classes, mean"
             ax.bar(x + (i - (len(cols) - 1) / 2) * width, recalls[col], width, label=label)
@@ -62,4 +62,4 @@ def recall_by_run(recalls: pd.DataFrame, path: str | Path, title: str, minority:
         ax.set_ylim(max(0.0, float(recalls[cols].min().min()) - 0.05), 1.0)
         ax.set_title(title)
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncols=len(cols))
