@@ -9,16 +9,12 @@ from pathlib import Path
 
 import yaml
 
-from blockbench.quick import copy_pipeline, engine_env, write_params  # noqa: F401 (write_params re-exported)
+from blockbench.quick import copy_pipeline, engine_env, write_params
 from conftest import REPO
 
 
-def env() -> dict:
-    return engine_env()
-
-
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, env=engine_env(), capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc

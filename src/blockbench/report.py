@@ -36,6 +36,7 @@ class Run:
     train: dict
     metrics: dict
     history: pd.DataFrame
+    y_true: np.ndarray  # per test image: the actual class
     correct: np.ndarray  # per test image: predicted == actual
     split: dict  # the split's counts.json
 
@@ -52,7 +53,7 @@ def load_run(params: dict, name: str, root: Path) -> Run:
     cfg = run_config(params, name)
     pred = load_npz(root / paths.predictions(name), required=("y_true", "y_pred"))
     return Run(name, cfg, read_json(root / paths.train_info(name)), read_json(root / paths.metrics(name)),
-               pd.read_csv(root / paths.history(name)), pred["y_true"] == pred["y_pred"],
+               pd.read_csv(root / paths.history(name)), pred["y_true"], pred["y_true"] == pred["y_pred"],
                read_json(root / paths.split_counts(cfg["split"])))
 
 
@@ -308,10 +309,7 @@ class Study:
 
     def section_examples(self) -> None:
         a, b = self.runs[self.study["mobilenet"]], self.runs[self.study["plain"]]
-        wrong = {}
-        for r in (a, b):
-            pred = load_npz(self.root / paths.predictions(r.name), required=("y_true",))
-            wrong[r.name] = np.bincount(pred["y_true"][~r.correct], minlength=10)
+        wrong = {r.name: np.bincount(r.y_true[~r.correct], minlength=10) for r in (a, b)}
         table = pd.DataFrame({"true class": [str(c) for c in range(10)],
                               **{f"{n} misclassified": w for n, w in wrong.items()}})
         self.md += [
