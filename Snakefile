@@ -15,7 +15,7 @@ except bbp.ParamsError as exc:
 
 DATASET = config["data"]["dataset"]
 SPLITS = list(config["splits"])
-RUNS = list(config["runs"])
+RUNS = bbp.run_names(config)  # named runs, grid runs and seed replicates, as in dvc.yaml
 SCRIPTS = "workflow/scripts"
 
 

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import torch
 
-from blockbench import models, paths, stages, training
+from blockbench import models, paths, remedies, stages, training
 from blockbench.errors import BlockbenchError
 from blockbench.params import run_config, split_config
 from blockbench.split import make_split
@@ -48,8 +48,9 @@ def test_macs_match_a_hand_count_for_one_block():
 def test_softmax_ablation_feeds_probabilities_to_cross_entropy():
     logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
     y = torch.tensor([0, 2])
-    plain = training.loss_function("logits")(logits, y)
-    double = training.loss_function("softmax")(logits, y)
+    counts = torch.tensor([5, 5, 5])
+    plain = remedies.loss_function({"loss_input": "logits"}, counts)(logits, y)
+    double = remedies.loss_function({"loss_input": "softmax"}, counts)(logits, y)
     assert plain == pytest.approx(float(torch.nn.functional.cross_entropy(logits, y)))
     assert double == pytest.approx(float(torch.nn.functional.cross_entropy(torch.softmax(logits, 1), y)))
     assert double > plain  # probabilities squashed in [0, 1] cannot make the loss small

@@ -1,7 +1,8 @@
 """dvc.yaml is generated from params.yaml, so both engines expand runs and splits the same way.
 
-Each stage lists exactly the params keys it reads (a run's own `runs.<name>` overrides plus the
-`train.<key>` defaults it inherits), so changing `runs.c4.lr` makes only c4 stale and changing a
+Runs are expanded by `params.run_names` (named runs, grid runs, seed replicates), the function the
+Snakefile calls too. Each stage lists exactly the params keys it reads, one by one (a run's own
+`runs.<name>.<key>` and grid-variant overrides plus the `train.<key>` defaults it inherits), so changing `runs.c4.lr` makes only c4 stale and changing a
 `train` default makes only the runs that inherit it stale.
 
     python -m blockbench.dvcgen          # rewrite dvc.yaml from params.yaml
@@ -27,7 +28,7 @@ SCRIPTS = "workflow/scripts"
 # The library modules each kind of stage runs: a change to one reruns those stages (in both engines).
 DOWNLOAD_LIBRARY = ["src/blockbench/datasets.py"]
 SPLIT_LIBRARY = ["src/blockbench/split.py"]
-TRAIN_LIBRARY = ["src/blockbench/models.py", "src/blockbench/training.py"]
+TRAIN_LIBRARY = ["src/blockbench/models.py", "src/blockbench/remedies.py", "src/blockbench/training.py"]
 EVALUATE_LIBRARY = ["src/blockbench/evaluation.py"]
 PLOT_LIBRARY = ["src/blockbench/figures.py"]
 AGGREGATE_LIBRARY = ["src/blockbench/report.py", "src/blockbench/stats.py", "src/blockbench/study_figures.py"]
@@ -54,7 +55,7 @@ def stages(params: dict) -> dict:
             "outs": [str(paths.prepared(name)), _nocache(paths.split_counts(name))],
             "plots": [_nocache(paths.split_figure(name))],
         }
-    for name in params["runs"]:
+    for name in params_mod.run_names(params):
         cfg = params_mod.run_config(params, name)
         out[f"train-{name}"] = {
             "cmd": f"python {SCRIPTS}/train.py --run {name}",
@@ -91,7 +92,7 @@ def stages(params: dict) -> dict:
 
 def aggregate_inputs(params: dict) -> list[str]:
     """Every run file the report reads (both engines use this list)."""
-    names = dict.fromkeys(r for _, r in params_mod.study_runs(params))
+    names = dict.fromkeys(rep for _, r in params_mod.study_runs(params) for rep in params_mod.replicates(params, r))
     files = []
     for name in names:
         cfg = params_mod.run_config(params, name)
@@ -105,7 +106,7 @@ def aggregate_inputs(params: dict) -> list[str]:
 def plots(params: dict) -> list[dict]:
     """Top-level plot definitions for `dvc plots show` / `dvc plots diff`."""
     defs = []
-    for name in params["runs"]:
+    for name in params_mod.run_names(params):
         history = str(paths.history(name))
         defs.append({f"loss-{name}": {"title": f"{name}: loss per epoch", "x": "epoch",
                                       "y": {history: ["train_loss", "val_loss"]}}})

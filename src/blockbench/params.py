@@ -2,11 +2,21 @@
 
 `splits.<name>` overrides the `split` defaults and `runs.<name>` overrides the `train` defaults;
 `split_config` and `run_config` return the merged view a stage works with.
+
+Runs are expanded here, once, for both engines (the Snakefile and the generated dvc.yaml call
+`run_names`):
+
+- `grids.<grid>` declares one run per base run x variant, named `<base>_<variant>`: the base run's
+  overrides, then the variant's.
+- `replicate_seeds: [s, ...]` (a train key, so a run, a variant or the defaults may set it) repeats a
+  run with each further seed as `<run>_s<seed>`; the run itself keeps its `seed`. The report pools a
+  run and its replicates (mean ± std over seeds).
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -61,22 +71,44 @@ def validate(params: Any, source: str = DEFAULT_PARAMS) -> dict:
         # The deepest error is the most specific one (an `allOf` wrapper reports the same key twice).
         best = jsonschema.exceptions.best_match(errors)
         raise ParamsError(f"{source}: {_describe(best)}")
-    for name in params["runs"]:
-        split = run_config(params, name)["split"]
-        if split not in params["splits"]:
-            raise ParamsError(f"{source}: runs.{name}.split: {split!r} is not a named split; "
-                              f"known splits: {', '.join(params['splits'])}")
+    for grid, spec in (params.get("grids") or {}).items():
+        for base in spec["runs"]:
+            if base not in params["runs"]:
+                raise ParamsError(f"{source}: grids.{grid}.runs: {base!r} is not a named run; "
+                                  f"known runs: {', '.join(params['runs'])}")
+    try:
+        expanded = expand_runs(params)
+    except ParamsError as exc:
+        raise ParamsError(f"{source}: {exc}") from None
+    for name, entry in expanded.items():
         cfg = run_config(params, name)
+        if cfg["split"] not in params["splits"]:
+            raise ParamsError(f"{source}: {entry.where}.split: {cfg['split']!r} is not a named split; "
+                              f"known splits: {', '.join(params['splits'])}")
         if cfg["max_width"] < cfg["base_width"]:
-            raise ParamsError(f"{source}: runs.{name}: max_width ({cfg['max_width']}) is below "
+            raise ParamsError(f"{source}: {entry.where}: max_width ({cfg['max_width']}) is below "
                               f"base_width ({cfg['base_width']})")
+        if cfg["loss_input"] == "softmax" and cfg["remedy"] in ("class_weights", "logit_adjust", "focal"):
+            raise ParamsError(f"{source}: {entry.where}: loss_input softmax cannot be combined with remedy "
+                              f"{cfg['remedy']} (both replace the loss)")
     for sweep in params["study"]["sweeps"]:
         if sweep not in params["train"] and sweep not in params["split"]:
             raise ParamsError(f"{source}: study.sweeps.{sweep}: not a train or split key; allowed: "
                               f"{', '.join(list(params['train']) + list(params['split']))}")
+    remedies = params["study"].get("remedies")
+    if remedies:
+        grids = params.get("grids") or {}
+        if remedies["grid"] not in grids:
+            raise ParamsError(f"{source}: study.remedies.grid: {remedies['grid']!r} is not a grid; "
+                              f"known grids: {', '.join(grids) or '(none)'}")
+        variants = grids[remedies["grid"]]["variants"]
+        if remedies["upper_bound"] not in variants:
+            raise ParamsError(f"{source}: study.remedies.upper_bound: {remedies['upper_bound']!r} is not a variant "
+                              f"of grids.{remedies['grid']}; variants: {', '.join(variants)}")
+    logical = logical_runs(params)
     for key, name in study_runs(params):
-        if name not in params["runs"]:
-            raise ParamsError(f"{source}: {key}: {name!r} is not a named run; known runs: {', '.join(params['runs'])}")
+        if name not in logical:
+            raise ParamsError(f"{source}: {key}: {name!r} is not a named run; known runs: {', '.join(logical)}")
     return params
 
 
@@ -90,7 +122,92 @@ def study_runs(params: dict) -> list[tuple[str, str]]:
     for sweep, pairs in study["sweeps"].items():
         for i, runs in enumerate(pairs):
             out += [(f"study.sweeps.{sweep}[{i}]", r) for r in runs]
+    for base, variants in remedy_table(params).items():
+        out += [("study.remedies", base)] + [("study.remedies", name) for name in variants.values()]
     return out
+
+
+def remedy_table(params: dict) -> dict[str, dict[str, str]]:
+    """Per base run of the remedies grid: variant -> run name (empty without `study.remedies`)."""
+    spec = params["study"].get("remedies")
+    if not spec or spec["grid"] not in (params.get("grids") or {}):
+        return {}
+    grid = params["grids"][spec["grid"]]
+    return {base: {v: f"{base}_{v}" for v in grid["variants"]} for base in grid["runs"]}
+
+
+# ------------------------------------------------------------------------------------ run expansion
+NOT_INHERITED = ("replicate_seeds",)  # expansion keys: they decide which runs exist, not how one trains
+# The keys only some remedies read: a run depends on them only when its remedy reads them.
+REMEDY_KEYS = {"class_weights": ("class_weights", "cb_beta"), "logit_adjust": ("logit_tau",),
+               "focal": ("focal_gamma",), "augment": ("augment_degrees", "augment_translate", "augment_scale")}
+
+
+def unread_keys(cfg: dict) -> set[str]:
+    """The remedy keys a run config does not read (its remedy's own keys are read; `cb_beta` only
+    with `class_weights: effective`)."""
+    remedy = cfg.get("remedy", "none")
+    unread = {k for r, keys in REMEDY_KEYS.items() if r != remedy for k in keys}
+    if remedy == "class_weights" and cfg.get("class_weights") != "effective":
+        unread.add("cb_beta")
+    return unread
+
+
+@dataclass(frozen=True)
+class Entry:
+    """How a run name came about: its logical run, the params sections that override the defaults
+    (in order), and the replicate seed (None: the run's own `seed`)."""
+    logical: str
+    sections: tuple[tuple[str, tuple[str, ...]], ...]  # (params key prefix, keys it sets)
+    seed: int | None = None
+
+    @property
+    def where(self) -> str:
+        return self.sections[-1][0] if self.sections else f"runs.{self.logical}"
+
+
+def _sections(params: dict) -> dict[str, list[tuple[str, dict]]]:
+    """Logical run name -> the override sections (params key prefix, overrides), in order."""
+    out = {name: [(f"runs.{name}", ov or {})] for name, ov in params["runs"].items()}
+    for grid, spec in (params.get("grids") or {}).items():
+        for base in spec["runs"]:
+            for variant, ov in spec["variants"].items():
+                name = f"{base}_{variant}"
+                if name in out:
+                    raise ParamsError(f"grids.{grid}: run {name} ({base} x {variant}) is already declared")
+                out[name] = [(f"runs.{base}", params["runs"].get(base) or {}),
+                             (f"grids.{grid}.variants.{variant}", ov or {})]
+    return out
+
+
+def logical_runs(params: dict) -> list[str]:
+    """Named runs and the runs the grids declare, before replication."""
+    return list(_sections(params))
+
+
+def expand_runs(params: dict) -> dict[str, Entry]:
+    """Every run the engines build, in order: each logical run followed by its seed replicates."""
+    out: dict[str, Entry] = {}
+    for name, sections in _sections(params).items():
+        merged = {**params["train"]}
+        for _, ov in sections:
+            merged.update(ov)
+        frozen = tuple((prefix, tuple(ov)) for prefix, ov in sections)
+        for seed in [None] + [s for s in merged.get("replicate_seeds", []) if s != merged["seed"]]:
+            run = name if seed is None else f"{name}_s{seed}"
+            if run in out:
+                raise ParamsError(f"run {run} is declared twice (replicate seeds of {name} clash with a named run)")
+            out[run] = Entry(name, frozen, seed)
+    return out
+
+
+def run_names(params: dict) -> list[str]:
+    return list(expand_runs(params))
+
+
+def replicates(params: dict, logical: str) -> list[str]:
+    """A logical run and its seed replicates."""
+    return [n for n, e in expand_runs(params).items() if e.logical == logical]
 
 
 def load(path: str | Path = DEFAULT_PARAMS) -> dict:
@@ -114,17 +231,40 @@ def split_config(params: dict, name: str) -> dict:
     return {**params["split"], **(params["splits"][name] or {})}
 
 
+def _entry(params: dict, name: str) -> Entry:
+    expanded = expand_runs(params)
+    if name not in expanded:
+        raise ParamsError(f"unknown run {name!r}; known runs: {', '.join(expanded)}")
+    return expanded[name]
+
+
 def run_config(params: dict, name: str) -> dict:
-    """The `train` defaults overridden by `runs.<name>`."""
-    if name not in params["runs"]:
-        raise ParamsError(f"unknown run {name!r}; known runs: {', '.join(params['runs'])}")
-    return {**params["train"], **(params["runs"][name] or {})}
+    """The `train` defaults overridden by the run's sections (its `runs` entry, a grid variant),
+    with the replicate's seed; without the expansion keys."""
+    entry = _entry(params, name)
+    sections = dict(_sections(params)[entry.logical])
+    cfg = {**params["train"]}
+    for prefix, _ in entry.sections:
+        cfg.update(sections[prefix])
+    if entry.seed is not None:
+        cfg["seed"] = entry.seed
+    for key in [*NOT_INHERITED, *unread_keys(cfg)]:
+        cfg.pop(key, None)
+    return cfg
 
 
 def run_param_keys(params: dict, name: str) -> list[str]:
-    """The params keys a run's training reads: its own overrides and the defaults it inherits."""
-    own = params["runs"][name] or {}
-    return [f"runs.{name}"] + [f"train.{k}" for k in params["train"] if k not in own]
+    """The params keys a run's training reads, one by one: the keys its sections set (the last
+    section to set a key wins) and the `train` defaults it inherits. Expansion keys are left out, and
+    a replicate's seed is in its name, so adding a replicate seed makes no existing run stale."""
+    entry = _entry(params, name)
+    skip = set(NOT_INHERITED) | ({"seed"} if entry.seed is not None else set()) | unread_keys(run_config(params, name))
+    owner: dict[str, str] = {}
+    for prefix, keys in entry.sections:
+        for k in keys:
+            owner[k] = prefix
+    keys = [f"{owner[k]}.{k}" for k in owner if k not in skip]
+    return keys + [f"train.{k}" for k in params["train"] if k not in owner and k not in skip]
 
 
 def split_param_keys(params: dict, name: str) -> list[str]:

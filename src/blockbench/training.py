@@ -4,6 +4,9 @@ No DataLoader and no per-sample Python work: images are normalised once, kept ch
 each batch is an index into the resident tensor. Evaluation runs under inference mode in large
 batches. On CUDA the data lives on the GPU and the forward pass uses bf16 autocast.
 
+Imbalance remedies (`remedy`: loss, batch order, augmentation) live in `remedies`; the trainer
+only asks them for the loss and for each epoch's index order.
+
 Model selection: with `select: best_val` (default) the model handed on is the epoch with the lowest
 validation loss; `select: last` keeps the last epoch.
 """
@@ -20,9 +23,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from . import remedies
 from .models import build_model, count_parameters, macs_per_image
 
 EVAL_BATCH = 4096
+N_CLASSES = 10
 
 
 @dataclass
@@ -40,14 +45,6 @@ def to_tensors(images: np.ndarray, labels: np.ndarray, mean: float, std: float, 
     x = torch.from_numpy(images).to(device).float().div_(255.0).sub_(mean).div_(std)
     x = x.unsqueeze(1).contiguous(memory_format=torch.channels_last)
     return Tensors(x, torch.from_numpy(labels).to(device))
-
-
-def loss_function(loss_input: str):
-    """Cross-entropy on logits (correct), or on softmax probabilities (the double-softmax ablation)."""
-    ce = nn.CrossEntropyLoss()
-    if loss_input == "softmax":
-        return lambda logits, y: ce(torch.softmax(logits, dim=1), y)
-    return ce
 
 
 def make_optimizer(cfg: dict, model: nn.Module) -> torch.optim.Optimizer:
@@ -71,18 +68,49 @@ def evaluate(model: nn.Module, data: Tensors, loss_fn) -> tuple[float, float]:
     return float(loss_fn(logits, data.y)), float((logits.argmax(1) == data.y).float().mean())
 
 
+@dataclass
+class Sampler:
+    """Each epoch's batch order: a uniform random permutation, or class-balanced draws (`oversample`,
+    `augment`); with `augment`, draws of the repeated classes get a random affine transform."""
+    balanced: bool = False
+    n_classes: int = 10
+    augmenter: object = None
+    repeated: torch.Tensor | None = None  # per class: the balanced sampler repeats its images
+
+    @classmethod
+    def for_run(cls, cfg: dict, counts: torch.Tensor, fill: float) -> "Sampler":
+        remedy = cfg.get("remedy", "none")
+        if remedy not in ("oversample", "augment"):
+            return cls()
+        if remedy == "oversample":
+            return cls(balanced=True, n_classes=len(counts))
+        return cls(True, len(counts), remedies.make_augmenter(cfg, fill), remedies.repeated_classes(counts))
+
+    def order(self, y: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        if self.balanced:
+            return remedies.balanced_indices(y, self.n_classes, gen)
+        return torch.randperm(len(y), device=y.device, generator=gen)
+
+    def batch(self, data: Tensors, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        xb, yb = data.x[idx], data.y[idx]
+        if self.augmenter is not None:
+            xb = remedies.augment_batch(xb, self.repeated.to(yb.device)[yb], self.augmenter)
+        return xb, yb
+
+
 def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn, data: Tensors,
-                    batch_size: int, gen: torch.Generator) -> tuple[float, float]:
-    """One pass over `data` in random order; returns (mean train loss, train accuracy)."""
+                    batch_size: int, gen: torch.Generator, sampler: Sampler | None = None) -> tuple[float, float]:
+    """One pass over `data` (len(data) draws in the sampler's order); returns (mean train loss, train accuracy)."""
     device = data.x.device
+    sampler = sampler or Sampler()
     model.train()
     n = len(data.y)
-    perm = torch.randperm(n, device=device, generator=gen)
+    perm = sampler.order(data.y, gen)
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     for i in range(0, n, batch_size):
         idx = perm[i:i + batch_size]
-        xb, yb = data.x[idx], data.y[idx]
+        xb, yb = sampler.batch(data, idx)
         with _autocast(device):
             logits = model(xb)
             loss = loss_fn(logits.float(), yb)
@@ -139,7 +167,9 @@ def train(cfg: dict, split: dict[str, np.ndarray], threads: int = 0, device: tor
 
     model = build_model(cfg).to(device).to(memory_format=torch.channels_last)
     optimizer = make_optimizer(cfg, model)
-    loss_fn = loss_function(cfg["loss_input"])
+    counts = torch.bincount(train_t.y, minlength=N_CLASSES)
+    loss_fn = remedies.loss_function(cfg, counts)
+    sampler = Sampler.for_run(cfg, counts, fill=-mean / std)
     n, bs = len(train_t.y), cfg["batch_size"]
 
     history, best, best_loss = [], None, float("inf")
@@ -148,7 +178,7 @@ def train(cfg: dict, split: dict[str, np.ndarray], threads: int = 0, device: tor
     train_seconds = 0.0
     for epoch in range(1, cfg["epochs"] + 1):
         t0 = time.perf_counter()
-        train_loss, train_acc = train_one_epoch(model, optimizer, loss_fn, train_t, bs, gen)
+        train_loss, train_acc = train_one_epoch(model, optimizer, loss_fn, train_t, bs, gen, sampler)
         train_seconds += time.perf_counter() - t0
         val_loss, val_acc = evaluate(model, val_t, loss_fn)
         row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
@@ -178,6 +208,8 @@ def train(cfg: dict, split: dict[str, np.ndarray], threads: int = 0, device: tor
         "threads": torch.get_num_threads(),
         "torch_version": torch.__version__,
         "seed": cfg["seed"],
+        "remedy": remedies.describe(cfg),
+        "train_class_counts": counts.tolist(),
         "select": cfg["select"],
         "selected_epoch": chosen_epoch,
         "selected": {"val_loss": chosen["val_loss"], "val_acc": chosen["val_acc"]},
