@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pytest
 
@@ -24,6 +25,7 @@ def engine_params() -> dict:
     """digits, 1 epoch, two runs: c4 inherits every default, c1m3 overrides lr."""
     p = digits_params()
     p["splits"] = {"imbalanced": {}}
+    p.pop("grids", None)
     p["runs"] = {"c4": {"n_conv": 4, "n_mobilenet": 0}, "c1m3": {"n_conv": 1, "n_mobilenet": 3, "lr": 0.02}}
     p["study"] = {"mobilenet": "c1m3", "plain": "c4", "block_counts": ["c1m3"], "double_softmax": None,
                   "sweeps": {}, "alpha": 0.05}
@@ -37,6 +39,27 @@ def git(repo, *args):
 
 def test_committed_dvc_yaml_is_in_sync_with_params():
     assert (REPO / "dvc.yaml").read_text() == dvcgen.render(bbp.load(REPO / "params.yaml"))
+
+
+def test_grids_and_replicates_expand_the_same_in_both_engines(tmp_path):
+    p = engine_params()
+    p["splits"]["balanced"] = {"keep_fraction": 1.0}
+    p["runs"]["c4"]["replicate_seeds"] = [1, 2]
+    p["grids"] = {"remedies": {"runs": ["c1m3", "c4"], "variants": {
+        "focal": {"remedy": "focal"}, "balanced": {"split": "balanced", "replicate_seeds": [3]}}}}
+    p = bbp.validate(p)
+    repo = make_copy(tmp_path / "grid", p, dvc=True)
+    dvc_runs = {s.split(" ")[0].removeprefix("train-")
+                for s in run(["dvc", "stage", "list"], repo).stdout.splitlines() if s.startswith("train-")}
+    dry = run(["snakemake", "-n", "--cores", "1", "-p", "--forceall"], repo).stdout
+    smk_runs = set(re.findall(r"train\.py --run (\S+)", dry))
+    expected = {"c4", "c4_s1", "c4_s2", "c1m3", "c1m3_focal", "c1m3_balanced", "c1m3_balanced_s3",
+                "c4_focal", "c4_focal_s1", "c4_focal_s2", "c4_balanced", "c4_balanced_s3"}  # the variant's seeds win
+    assert dvc_runs == smk_runs == set(bbp.run_names(p)) == expected
+    # the seeds the engines train with: the replicate's seed is its name's
+    seeds = {n: bbp.run_config(p, n)["seed"] for n in expected}
+    assert seeds["c4_balanced_s3"] == 3 and seeds["c4"] == 0 and seeds["c4_focal_s2"] == 2
+    assert bbp.run_config(p, "c4_balanced")["split"] == "balanced"
 
 
 @pytest.fixture(scope="module")

@@ -21,15 +21,28 @@ def test_quick_preset_keeps_runs_and_study_on_digits():
     assert quick["runs"]["c1m3_bs3000"]["batch_size"] == 2 * quick["train"]["batch_size"]
 
 
+def test_quick_preset_keeps_the_remedies_grid():
+    full = bbp.load(REPO / "params.yaml")
+    quick = quick_params(full)
+    assert bbp.run_names(quick) == bbp.run_names(full)
+    assert quick["grids"] == full["grids"] and quick["study"]["remedies"] == full["study"]["remedies"]
+
+
 @pytest.mark.parametrize("engine", ["dvc", "snakemake"])
 def test_quick_study_end_to_end(tmp_path, engine):
     params = quick_params(bbp.load(REPO / "params.yaml"))
+    # keep the test short: two remedies (one of them repeated over a second seed) and the upper bound
+    variants = params["grids"]["remedies"]["variants"]
+    params["grids"]["remedies"]["variants"] = {"oversample": {**variants["oversample"], "replicate_seeds": [1]},
+                                               "balanced": variants["balanced"]}
+    params = bbp.validate(params)
     repo = copy_pipeline(REPO, tmp_path / engine, params)
     run_engine(repo, engine, cores=2)
     text = (repo / report.SUMMARY).read_text()
-    for n in range(1, 9):
+    for n in range(1, 10):
         assert f"## {n}." in text
-    for name in params["runs"]:
+    assert "c1m3_oversample_s1" in bbp.run_names(params)
+    for name in bbp.run_names(params):
         assert (repo / "results" / "runs" / name / "metrics.json").exists()
     for link in [line.split("](", 1)[1].split(")", 1)[0] for line in text.splitlines() if "![" in line]:
         assert (repo / "results" / link).is_file(), link

@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import paths, study_figures
 from .models import BlockSpec, block_plan, conv_block, mobilenet_block
-from .params import run_config, split_config, study_runs
+from .params import remedy_table, replicates, run_config, split_config, study_runs
 from .stats import mcnemar
 from .storage import atomic_path, load_npz, read_json, write_json, write_text
 
@@ -48,6 +48,10 @@ class Run:
     def acc(self) -> float:
         return self.metrics["accuracy"]
 
+    @property
+    def seed(self) -> int:
+        return self.cfg["seed"]
+
 
 def load_run(params: dict, name: str, root: Path) -> Run:
     cfg = run_config(params, name)
@@ -57,15 +61,71 @@ def load_run(params: dict, name: str, root: Path) -> Run:
                read_json(root / paths.split_counts(cfg["split"])))
 
 
+class Group:
+    """A named run and its seed replicates: tables show mean ± std over them, figures the first."""
+
+    def __init__(self, name: str, runs: list[Run]):
+        self.name, self.runs = name, runs
+
+    @property
+    def first(self) -> Run:
+        return self.runs[0]
+
+    @property
+    def n(self) -> int:
+        return len(self.runs)
+
+    @property
+    def cfg(self) -> dict:
+        return self.first.cfg
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (C{self.cfg['n_conv']}+M{self.cfg['n_mobilenet']})"
+
+    @property
+    def by_seed(self) -> dict[int, Run]:
+        return {r.seed: r for r in self.runs}
+
+    def values(self, get) -> np.ndarray:
+        return np.array([get(r) for r in self.runs], dtype=float)
+
+    def mean(self, get) -> float:
+        return float(self.values(get).mean())
+
+    @property
+    def acc(self) -> float:
+        return self.mean(lambda r: r.acc)
+
+
 # ------------------------------------------------------------------------------------ formatting
 def pct(x: float, digits: int = 2) -> str:
     return f"{100 * x:.{digits}f}%"
 
 
-def ci_text(run: Run, key: str = "accuracy") -> str:
-    value = run.metrics[key] if key == "accuracy" else run.metrics["macro_avg"]["f1-score"]
-    lo, hi = run.metrics["ci95"][key]
-    return f"{pct(value)} [{pct(lo)}, {pct(hi)}]"
+def seeds_text(n: int) -> str:
+    return f"{n} seed{'s' if n != 1 else ''}"
+
+
+def spread(values: np.ndarray, style: str = "pct", digits: int = 2) -> str:
+    """One value as is; several as mean ± sample standard deviation ('pct': in percent)."""
+    values = np.asarray(values, dtype=float)
+    scale, unit = (100.0, "%") if style == "pct" else (1.0, "")
+    m = scale * values.mean()
+    if len(values) == 1:
+        return f"{m:.{digits}f}{unit}"
+    return f"{m:.{digits}f}{unit} ± {scale * values.std(ddof=1):.{digits}f}"
+
+
+def metric_text(g: Group, key: str = "accuracy", with_seeds: bool = False) -> str:
+    """Accuracy or macro-F1: with its bootstrap 95% interval for one seed, mean ± std for several."""
+    get = (lambda r: r.acc) if key == "accuracy" else (lambda r: r.metrics["macro_avg"]["f1-score"])
+    if g.n == 1:
+        lo, hi = g.first.metrics["ci95"][key]
+        text = f"{pct(get(g.first))} [{pct(lo)}, {pct(hi)}]"
+    else:
+        text = spread(g.values(get))
+    return text + (f" ({seeds_text(g.n)})" if with_seeds else "")
 
 
 def pvalue(p: float) -> str:
@@ -91,23 +151,53 @@ def ratio_words(a: float, b: float, less: str, more: str) -> str:
     return f"{b / a:.2f}x {less} than" if a < b else f"{a / b:.2f}x {more} than"
 
 
-def paired_verdict(a: Run, b: Run, alpha: float) -> dict:
-    """Accuracy difference a - b with its McNemar test and the words that fit it."""
-    test = mcnemar(a.correct, b.correct)
-    diff = a.acc - b.acc
-    significant = test["p_value"] < alpha
-    if significant:
-        words = f"{a.name} is significantly {'more' if diff > 0 else 'less'} accurate than {b.name}"
+def paired_verdict(a: Group, b: Group, alpha: float, subset: np.ndarray | None = None, what: str = "accuracy") -> dict:
+    """Difference a - b in accuracy (on `subset` of the test images if given) with its paired test.
+
+    Two or more shared seeds: a paired t-test over the seeds' accuracies. Otherwise an exact McNemar
+    test on the per-image predictions of one seed (the shared one, else each group's first run)."""
+    def acc(r: Run) -> float:
+        return float(r.correct[subset].mean()) if subset is not None else r.acc
+
+    shared = sorted(set(a.by_seed) & set(b.by_seed))
+    out = {"a": a.name, "b": b.name, "what": what, "alpha": alpha, "only_a_correct": None, "only_b_correct": None}
+    if len(shared) >= 2:
+        da = np.array([acc(a.by_seed[s]) for s in shared])
+        db = np.array([acc(b.by_seed[s]) for s in shared])
+        out.update(accuracy_a=float(da.mean()), accuracy_b=float(db.mean()), seeds=len(shared),
+                   test=f"paired t-test over {len(shared)} seeds", p_value=paired_t(da - db))
     else:
-        words = f"no significant difference in accuracy between {a.name} and {b.name}"
-    return {"a": a.name, "b": b.name, "accuracy_a": a.acc, "accuracy_b": b.acc, "difference_pp": 100 * diff,
-            **test, "alpha": alpha, "significant": significant, "verdict": words}
+        ra, rb = (a.by_seed[shared[0]], b.by_seed[shared[0]]) if shared else (a.first, b.first)
+        ca, cb = (ra.correct, rb.correct) if subset is None else (ra.correct[subset], rb.correct[subset])
+        test = mcnemar(ca, cb)
+        out.update(accuracy_a=acc(ra), accuracy_b=acc(rb), seeds=1, test="exact McNemar", **test)
+    diff = out["accuracy_a"] - out["accuracy_b"]
+    significant = out["p_value"] < alpha
+    noun = "accurate" if what == "accuracy" else f"accurate on {what}"
+    if significant:
+        words = f"{a.name} is significantly {'more' if diff > 0 else 'less'} {noun} than {b.name}"
+    else:
+        words = f"no significant difference in {what} between {a.name} and {b.name}"
+    out.update(difference_pp=100 * diff, significant=significant, verdict=words)
+    return out
+
+
+def paired_t(diffs: np.ndarray) -> float:
+    """Two-sided p of a paired t-test on per-seed differences (all equal: 1 if zero, else 0)."""
+    from scipy.stats import ttest_1samp
+
+    if np.allclose(diffs, diffs[0]):
+        return 1.0 if math.isclose(float(diffs[0]), 0.0, abs_tol=1e-12) else 0.0
+    return float(ttest_1samp(diffs, 0.0).pvalue)
 
 
 def verdict_text(v: dict) -> str:
-    return (f"{v['verdict']} ({v['difference_pp']:+.2f} percentage points; McNemar: "
-            f"{v['only_a_correct']} images only {v['a']} gets right, {v['only_b_correct']} only {v['b']}, "
-            f"{p_equals(v['p_value'])}, α = {v['alpha']})")
+    if v["only_a_correct"] is None:
+        detail = f"{v['test']}, {p_equals(v['p_value'])}"
+    else:
+        detail = (f"McNemar: {v['only_a_correct']} images only {v['a']} gets right, {v['only_b_correct']} only "
+                  f"{v['b']}, {p_equals(v['p_value'])}")
+    return f"{v['verdict']} ({v['difference_pp']:+.2f} percentage points; {detail}, α = {v['alpha']})"
 
 
 def rel(path: Path) -> str:
@@ -120,14 +210,28 @@ def image(path: Path, alt: str) -> str:
 
 
 # ------------------------------------------------------------------------------------ the study
+def _train(key: str):
+    return lambda r: r.train[key]
+
+
+def _metric(*keys: str):
+    def get(r: Run):
+        v = r.metrics
+        for k in keys:
+            v = v[k]
+        return v
+    return get
+
+
 class Study:
     def __init__(self, params: dict, root: Path):
         self.params, self.root, self.study = params, root, params["study"]
         self.alpha = self.study["alpha"]
         names = dict.fromkeys(r for _, r in study_runs(params))
-        self.runs = {n: load_run(params, n, root) for n in names}
+        self.runs = {n: Group(n, [load_run(params, rep, root) for rep in replicates(params, n)]) for n in names}
         self.pairs: list[dict] = []
         self.md: list[str] = []
+        self.remedy_results: dict[str, dict] = {}
         (root / TABLES).mkdir(parents=True, exist_ok=True)
 
     def table(self, df: pd.DataFrame, name: str) -> str:
@@ -135,9 +239,9 @@ class Study:
             df.to_csv(tmp, index=False)
         return md_table(df) + f"\n\n<sub>Table: [`tables/{name}.csv`](tables/{name}.csv)</sub>\n"
 
-    def pair(self, a: str, b: str) -> dict:
-        v = paired_verdict(self.runs[a], self.runs[b], self.alpha)
-        if not any(p["a"] == a and p["b"] == b for p in self.pairs):
+    def pair(self, a: str, b: str, subset: np.ndarray | None = None, what: str = "accuracy") -> dict:
+        v = paired_verdict(self.runs[a], self.runs[b], self.alpha, subset, what)
+        if not any(p["a"] == a and p["b"] == b and p["what"] == what for p in self.pairs):
             self.pairs.append(v)
         return v
 
@@ -145,23 +249,35 @@ class Study:
         return self.root / FIGURES / f"{name}.png"
 
     def run_figure(self, run: str, name: str) -> Path:
-        return self.root / paths.run_figures(run, self.runs[run].cfg)[name]
+        """A per-run figure of the group's first run."""
+        first = self.runs[run].first
+        return self.root / paths.run_figures(first.name, first.cfg)[name]
 
-    def overview_row(self, r: Run) -> dict:
-        return {"run": r.name, "blocks": f"C{r.cfg['n_conv']}+M{r.cfg['n_mobilenet']}",
-                "test accuracy [95% CI]": ci_text(r), "macro-F1 [95% CI]": ci_text(r, "macro_f1"),
-                "parameters": f"{r.train['parameters']:,}", "MACs/image": f"{r.train['macs_per_image']:,}",
-                "s/epoch": f"{r.train['seconds_per_epoch']:.2f}",
-                "inference µs/image": f"{1e6 * r.metrics['inference']['seconds_per_image']:.1f}",
-                "selected epoch": f"{r.train['selected_epoch']}/{r.cfg['epochs']}"}
+    def overview_row(self, g: Group) -> dict:
+        return {"run": g.name, "seeds": g.n, "blocks": f"C{g.cfg['n_conv']}+M{g.cfg['n_mobilenet']}",
+                "test accuracy [95% CI]" if g.n == 1 else "test accuracy (mean ± std)": metric_text(g),
+                "macro-F1 [95% CI]" if g.n == 1 else "macro-F1 (mean ± std)": metric_text(g, "macro_f1"),
+                "parameters": f"{g.first.train['parameters']:,}", "MACs/image": f"{g.first.train['macs_per_image']:,}",
+                "s/epoch": spread(g.values(_train("seconds_per_epoch")), "num"),
+                "inference µs/image": spread(1e6 * g.values(_metric("inference", "seconds_per_image")), "num", 1),
+                "selected epoch": "/".join(str(r.train["selected_epoch"]) for r in g.runs) + f" of {g.cfg['epochs']}"}
+
+    def overview(self, groups: list[Group], name: str) -> str:
+        """A table of groups; with mixed seed counts the metric columns say 'value' (CI or ± std per row)."""
+        rows = [self.overview_row(g) for g in groups]
+        if len({g.n == 1 for g in groups}) > 1:
+            rows = [{("test accuracy" if k.startswith("test accuracy") else "macro-F1" if k.startswith("macro-F1")
+                      else k): v for k, v in row.items()} for row in rows]
+        return self.table(pd.DataFrame(rows), name)
 
     # ------------------------------------------------------------------------------- sections
     def header(self) -> None:
-        a = self.runs[self.study["mobilenet"]]
+        a = self.runs[self.study["mobilenet"]].first
         counts = a.split
         minority = counts["config"]["minority_classes"]
         kept = ", ".join(f"{c}: {counts['class_counts']['train'][str(c)] + counts['class_counts']['val'][str(c)]:,}"
                          f" of {counts['class_counts']['official_train'][str(c)]:,}" for c in minority)
+        seeds = sorted({g.n for g in self.runs.values()})
         self.md += [
             "# blockbench: MobileNet blocks vs plain convolution blocks on imbalanced data",
             "",
@@ -171,9 +287,12 @@ class Study:
             f"`{a.cfg['split']}`: minority classes {minority} keep {kept} training images "
             f"(keep fraction {counts['config']['keep_fraction']}); {counts['sizes']['train']:,} train, "
             f"{counts['sizes']['val']:,} validation, {counts['sizes']['test']:,} test images (the official test set, "
-            f"balanced). Intervals are 95% percentile bootstrap intervals over test images "
-            f"({a.metrics['ci95']['samples']} resamples); paired tests are exact McNemar tests on the per-image "
-            f"predictions at α = {self.alpha}. Times were measured once each on {a.train['device']} with "
+            f"balanced). For a run with one seed, intervals are 95% percentile bootstrap intervals over test images "
+            f"({a.metrics['ci95']['samples']} resamples) and paired tests are exact McNemar tests on the per-image "
+            f"predictions; for a run repeated over several seeds (`replicate_seeds`), numbers are mean ± sample "
+            f"standard deviation over the seeds and paired tests are paired t-tests over the shared seeds; the "
+            f"number of seeds is given beside each number (this study: {', '.join(seeds_text(n) for n in seeds)} "
+            f"per run). α = {self.alpha}. Times were measured once per run on {a.train['device']} with "
             f"{a.train['threads']} threads.",
             "",
             image(self.root / paths.split_figure(a.cfg["split"]), "class distribution"),
@@ -181,30 +300,37 @@ class Study:
         ]
 
     def section_architectures(self) -> None:
-        a, b = self.runs[self.study["mobilenet"]], self.runs[self.study["plain"]]
+        ga, gb = self.runs[self.study["mobilenet"]], self.runs[self.study["plain"]]
+        a, b = ga.first, gb.first
         every = sorted(set([1] + list(range(LOSS_EPOCHS_EVERY, len(a.history) + 1, LOSS_EPOCHS_EVERY))
                            + [len(a.history)]))
         loss = pd.DataFrame({"epoch": every})
-        for r in (a, b):
-            h = r.history.set_index("epoch")
-            loss[f"{r.name} train loss"] = [f"{h.loc[e, 'train_loss']:.4f}" if e in h.index else "" for e in every]
-            loss[f"{r.name} val loss"] = [f"{h.loc[e, 'val_loss']:.4f}" if e in h.index else "" for e in every]
+        for g in (ga, gb):
+            for col in ("train_loss", "val_loss"):
+                cells = []
+                for e in every:
+                    vals = [float(r.history.set_index("epoch").loc[e, col]) for r in g.runs
+                            if e in r.history["epoch"].values]
+                    cells.append(spread(np.array(vals), "num", 4) if vals else "")
+                loss[f"{g.name} {col.replace('_', ' ')} ({seeds_text(g.n)})"] = cells
         study_figures.overlay_curves({a.label: a.history, b.label: b.history}, self.figure_path("arch_curves"),
-                                     f"{a.name} vs {b.name}: loss and accuracy per epoch")
-        v = self.pair(a.name, b.name)
+                                     f"{a.name} vs {b.name}: loss and accuracy per epoch (seed {a.seed})")
+        v = self.pair(ga.name, gb.name)
         cost = self.cost_table(a)
-        ta, tb = a.train["seconds_per_epoch"], b.train["seconds_per_epoch"]
-        ia, ib = a.metrics["inference"]["seconds_per_image"], b.metrics["inference"]["seconds_per_image"]
+        ta, tb = ga.mean(_train("seconds_per_epoch")), gb.mean(_train("seconds_per_epoch"))
+        get_inf = _metric("inference", "seconds_per_image")
+        ia, ib = ga.mean(get_inf), gb.mean(get_inf)
         mac_ratio = a.train["macs_per_image"] / b.train["macs_per_image"]
+        val_a, val_b = ga.mean(lambda r: r.train["selected"]["val_acc"]), gb.mean(lambda r: r.train["selected"]["val_acc"])
         self.md += [
-            f"## 1. MobileNet blocks vs plain blocks: {a.label} vs {b.label}",
+            f"## 1. MobileNet blocks vs plain blocks: {ga.label} vs {gb.label}",
             "",
             "Loss per epoch (every 5 epochs):",
             "",
             self.table(loss, "1_loss_per_epoch"),
             image(self.figure_path("arch_curves"), "loss and accuracy curves"),
             "",
-            self.table(pd.DataFrame([self.overview_row(a), self.overview_row(b)]), "1_architectures"),
+            self.overview([ga, gb], "1_architectures"),
             f"- Accuracy: {verdict_text(v)}.",
             f"- Size: {a.name} has {a.train['parameters']:,} parameters, "
             f"{ratio_words(a.train['parameters'], b.train['parameters'], 'fewer', 'more')} {b.name} "
@@ -212,12 +338,13 @@ class Study:
             f"{ratio_words(a.train['macs_per_image'], b.train['macs_per_image'], 'fewer', 'more')} {b.name}.",
             f"- Time: {a.name} trains at {ta:.2f} s per epoch, {ratio_words(ta, tb, 'faster', 'slower')} "
             f"{b.name} ({tb:.2f} s); inference takes {1e6 * ia:.1f} µs per image, "
-            f"{ratio_words(ia, ib, 'faster', 'slower')} {b.name} ({1e6 * ib:.1f} µs).",
-            f"- Validation vs test: selected validation accuracy (imbalanced hold-out) {pct(a.train['selected']['val_acc'])} "
-            f"for {a.name} and {pct(b.train['selected']['val_acc'])} for {b.name}, against balanced test accuracy "
-            f"{pct(a.acc)} and {pct(b.acc)}: the hold-out, like the training set, is dominated by the majority "
-            f"classes, so it {'overstates' if a.train['selected']['val_acc'] > a.acc else 'does not overstate'} "
-            f"what the model does on a balanced set.",
+            f"{ratio_words(ia, ib, 'faster', 'slower')} {b.name} ({1e6 * ib:.1f} µs) "
+            f"(means over {seeds_text(ga.n)} and {seeds_text(gb.n)}).",
+            f"- Validation vs test: selected validation accuracy (imbalanced hold-out) {pct(val_a)} "
+            f"for {a.name} and {pct(val_b)} for {b.name}, against balanced test accuracy "
+            f"{pct(ga.acc)} and {pct(gb.acc)} ({seeds_text(ga.n)} and {seeds_text(gb.n)}): the hold-out, like the "
+            f"training set, is dominated by the majority classes, so it "
+            f"{'overstates' if val_a > ga.acc else 'does not overstate'} what the model does on a balanced set.",
             "",
             "**Why.** A standard 3×3 convolution from M to N channels costs H·W·9·M·N multiply-accumulates; "
             "the depthwise-separable one (depthwise 3×3, then pointwise 1×1) costs H·W·9·M + H·W·M·N, a ratio of "
@@ -262,73 +389,77 @@ class Study:
 
     def section_block_counts(self) -> None:
         names = self.study["block_counts"]
-        runs = [self.runs[n] for n in names]
-        study_figures.overlay_curves({r.label: r.history for r in runs}, self.figure_path("block_counts_curves"),
-                                     "block counts: loss and accuracy per epoch")
+        groups = [self.runs[n] for n in names]
+        study_figures.overlay_curves({g.label: g.first.history for g in groups}, self.figure_path("block_counts_curves"),
+                                     "block counts: loss and accuracy per epoch (first seed of each)")
         lines = [f"- {verdict_text(self.pair(names[0], n))}." for n in names[1:]]
-        best = max(runs, key=lambda r: r.acc)
-        cheapest = min(runs, key=lambda r: r.train["parameters"])
+        best = max(groups, key=lambda g: g.acc)
+        cheapest = min(groups, key=lambda g: g.first.train["parameters"])
         self.md += [
             "## 2. Block counts",
             "",
-            self.table(pd.DataFrame([self.overview_row(r) for r in runs]), "2_block_counts"),
+            self.overview(groups, "2_block_counts"),
             image(self.figure_path("block_counts_curves"), "block count curves"),
             "",
             *lines,
-            f"- Highest test accuracy: {best.name} ({pct(best.acc)}); fewest parameters: {cheapest.name} "
-            f"({cheapest.train['parameters']:,}).",
+            f"- Highest test accuracy: {best.name} ({pct(best.acc)}, {seeds_text(best.n)}); fewest parameters: "
+            f"{cheapest.name} ({cheapest.first.train['parameters']:,}).",
             "",
         ]
 
     def section_confusion(self) -> None:
-        a, b = self.runs[self.study["mobilenet"]], self.runs[self.study["plain"]]
+        ga, gb = self.runs[self.study["mobilenet"]], self.runs[self.study["plain"]]
+        minority = ga.first.metrics["minority_classes"]
         rows = []
-        for c in sorted(a.metrics["per_class"], key=int):
-            row = {"class": c + ("*" if int(c) in a.metrics["minority_classes"] else "")}
-            for r in (a, b):
-                m = r.metrics["per_class"][c]
-                row.update({f"{r.name} precision": f"{m['precision']:.3f}", f"{r.name} recall": f"{m['recall']:.3f}",
-                            f"{r.name} F1": f"{m['f1-score']:.3f}"})
-            row["support"] = int(a.metrics["per_class"][c]["support"])
+        for c in sorted(ga.first.metrics["per_class"], key=int):
+            row = {"class": c + ("*" if int(c) in minority else "")}
+            for g in (ga, gb):
+                for key, col in (("precision", "precision"), ("recall", "recall"), ("f1-score", "F1")):
+                    row[f"{g.name} {col} ({seeds_text(g.n)})"] = spread(
+                        g.values(_metric("per_class", c, key)), "num", 3)
+            row["support"] = int(ga.first.metrics["per_class"][c]["support"])
             rows.append(row)
+        bal = _metric("balanced_accuracy")
         self.md += [
             "## 3. Confusion matrix and per-class precision, recall, F1 (test set)",
             "",
-            f"Test accuracy: {a.name} {ci_text(a)}, {b.name} {ci_text(b)}; balanced accuracy "
-            f"{pct(a.metrics['balanced_accuracy'])} and {pct(b.metrics['balanced_accuracy'])}. "
-            "Classes marked * are the minority classes.",
+            f"Test accuracy: {ga.name} {metric_text(ga, with_seeds=True)}, {gb.name} "
+            f"{metric_text(gb, with_seeds=True)}; balanced accuracy {spread(ga.values(bal))} and "
+            f"{spread(gb.values(bal))}. Classes marked * are the minority classes. The matrices show the first seed.",
             "",
             self.table(pd.DataFrame(rows), "3_per_class"),
-            f"| {a.name} | {b.name} |\n|---|---|\n"
-            f"| {image(self.run_figure(a.name, 'confusion'), 'confusion ' + a.name)} "
-            f"| {image(self.run_figure(b.name, 'confusion'), 'confusion ' + b.name)} |\n"
-            f"| {image(self.run_figure(a.name, 'per_class'), 'per-class ' + a.name)} "
-            f"| {image(self.run_figure(b.name, 'per_class'), 'per-class ' + b.name)} |",
+            f"| {ga.name} | {gb.name} |\n|---|---|\n"
+            f"| {image(self.run_figure(ga.name, 'confusion'), 'confusion ' + ga.name)} "
+            f"| {image(self.run_figure(gb.name, 'confusion'), 'confusion ' + gb.name)} |\n"
+            f"| {image(self.run_figure(ga.name, 'per_class'), 'per-class ' + ga.name)} "
+            f"| {image(self.run_figure(gb.name, 'per_class'), 'per-class ' + gb.name)} |",
             "",
         ]
 
     def section_examples(self) -> None:
-        a, b = self.runs[self.study["mobilenet"]], self.runs[self.study["plain"]]
-        wrong = {r.name: np.bincount(r.y_true[~r.correct], minlength=10) for r in (a, b)}
-        table = pd.DataFrame({"true class": [str(c) for c in range(10)],
-                              **{f"{n} misclassified": w for n, w in wrong.items()}})
+        ga, gb = self.runs[self.study["mobilenet"]], self.runs[self.study["plain"]]
+        cols = {}
+        for g in (ga, gb):
+            wrong = np.array([np.bincount(r.y_true[~r.correct], minlength=10) for r in g.runs], dtype=float)
+            cols[f"{g.name} misclassified ({seeds_text(g.n)})"] = [spread(wrong[:, c], "num", 1 if g.n > 1 else 0)
+                                                                    for c in range(10)]
+        table = pd.DataFrame({"true class": [str(c) for c in range(10)], **cols})
         self.md += [
             "## 4. Correct and wrong predictions",
             "",
             "Each tile reads `true → predicted (probability of the predicted class)`; the wrong ones are drawn "
-            "from every class that has any.",
+            "from every class that has any (first seed).",
             "",
             self.table(table, "4_misclassified_per_class"),
-            *[f"**{r.name}**: correct {image(self.run_figure(r.name, 'correct'), 'correct ' + r.name)} "
-              f"wrong {image(self.run_figure(r.name, 'wrong'), 'wrong ' + r.name)}\n" for r in (a, b)],
+            *[f"**{g.name}**: correct {image(self.run_figure(g.name, 'correct'), 'correct ' + g.name)} "
+              f"wrong {image(self.run_figure(g.name, 'wrong'), 'wrong ' + g.name)}\n" for g in (ga, gb)],
         ]
 
     def section_filters(self) -> None:
         lines = ["## 5. Learned filters of the last convolution layer", ""]
         for name in (self.study["mobilenet"], self.study["plain"]):
-            r = self.runs[name]
-            spec: BlockSpec = block_plan(r.cfg["n_conv"], r.cfg["n_mobilenet"], r.cfg["base_width"],
-                                         r.cfg["max_width"])[-1]
+            cfg = self.runs[name].cfg
+            spec: BlockSpec = block_plan(cfg["n_conv"], cfg["n_mobilenet"], cfg["base_width"], cfg["max_width"])[-1]
             if spec.kind == "mobilenet":
                 lines.append(f"**{name}**, last block: depthwise [{spec.in_channels}, 1, 3, 3] and pointwise "
                              f"[{spec.out_channels}, {spec.in_channels}, 1, 1] filters.")
@@ -341,35 +472,45 @@ class Study:
         self.md += lines
 
     def section_side_by_side(self) -> None:
-        a, b = self.runs[self.study["mobilenet"]], self.runs[self.study["plain"]]
+        ga, gb = self.runs[self.study["mobilenet"]], self.runs[self.study["plain"]]
         self.md += ["## 6. With vs without MobileNet blocks, side by side", ""]
+        auc = _metric("roc_auc_macro_ovr")
         for kind, title in (("roc", "ROC curves"), ("loss", "Loss curves"), ("accuracy", "Accuracy curves"),
                             ("confusion", "Confusion matrices"), ("tsne", "t-SNE of the penultimate features")):
             out = self.figure_path(f"side_by_side_{kind}")
-            study_figures.side_by_side({r.label: self.run_figure(r.name, kind) for r in (a, b)}, out,
-                                       f"{title}: with ({a.name}) vs without ({b.name}) MobileNet blocks")
-            auc = (f" Macro ROC AUC: {a.name} {a.metrics['roc_auc_macro_ovr']:.4f}, "
-                   f"{b.name} {b.metrics['roc_auc_macro_ovr']:.4f}." if kind == "roc" else "")
-            self.md += [f"**{title}.**{auc}", "", image(out, title), ""]
+            study_figures.side_by_side({g.label: self.run_figure(g.name, kind) for g in (ga, gb)}, out,
+                                       f"{title}: with ({ga.name}) vs without ({gb.name}) MobileNet blocks")
+            note = (f" Macro ROC AUC: {ga.name} {spread(ga.values(auc), 'num', 4)} ({seeds_text(ga.n)}), "
+                    f"{gb.name} {spread(gb.values(auc), 'num', 4)} ({seeds_text(gb.n)})." if kind == "roc" else "")
+            self.md += [f"**{title}.**{note}", "", image(out, title), ""]
+
+    @staticmethod
+    def minority_mean(r: Run) -> float:
+        return r.metrics["minority_recall_mean"]
+
+    def gap(self, g: Group) -> float:
+        return g.mean(lambda r: r.metrics["majority_recall_mean"] - r.metrics["minority_recall_mean"])
 
     def section_analysis(self) -> None:
-        a = self.runs[self.study["mobilenet"]]
-        minority = a.metrics["minority_classes"]
+        ga = self.runs[self.study["mobilenet"]]
+        minority = ga.first.metrics["minority_classes"]
         rows, recalls = [], {}
-        for r in self.runs.values():
-            m = r.metrics
-            gap = m["majority_recall_mean"] - m["minority_recall_mean"]
-            rows.append({"run": r.name, **{f"recall {c}*": f"{m['minority_recall'][str(c)]:.3f}" for c in minority},
-                         "minority mean": f"{m['minority_recall_mean']:.3f}",
-                         "majority mean": f"{m['majority_recall_mean']:.3f}", "gap (pp)": f"{100 * gap:.2f}"})
-            recalls[r.name] = {**{str(c): m["minority_recall"][str(c)] for c in minority},
-                               "majority mean": m["majority_recall_mean"]}
+        for g in self.runs.values():
+            rows.append({"run": g.name, "seeds": g.n,
+                         **{f"recall {c}*": spread(g.values(_metric("minority_recall", str(c))), "num", 3)
+                            for c in minority},
+                         "minority mean": spread(g.values(self.minority_mean), "num", 3),
+                         "majority mean": spread(g.values(_metric("majority_recall_mean")), "num", 3),
+                         "gap (pp)": spread(g.values(lambda r: r.metrics["majority_recall_mean"]
+                                                     - r.metrics["minority_recall_mean"]))[:-1].replace("% ±", " ±")})
+            recalls[g.name] = {**{str(c): g.mean(_metric("minority_recall", str(c))) for c in minority},
+                               "majority mean": g.mean(_metric("majority_recall_mean"))}
         study_figures.recall_by_run(pd.DataFrame(recalls).T, self.figure_path("minority_recall"),
-                                    "test recall of the minority classes vs the majority mean, per run", minority)
-        below = [r.name for r in self.runs.values()
-                 if r.metrics["minority_recall_mean"] < r.metrics["majority_recall_mean"]]
+                                    "test recall of the minority classes vs the majority mean, per run "
+                                    "(mean over seeds)", minority)
+        below = [g.name for g in self.runs.values() if self.gap(g) > 0]
         arch = [self.runs[self.study["mobilenet"]], self.runs[self.study["plain"]]]
-        arch_gap = [r.metrics["majority_recall_mean"] - r.metrics["minority_recall_mean"] for r in arch]
+        arch_gap = [self.gap(g) for g in arch]
         smaller = arch[int(np.argmin(arch_gap))]
         self.md += [
             "## 7. Analysis",
@@ -382,13 +523,17 @@ class Study:
             f"In {len(below)} of {len(self.runs)} runs the minority classes' mean recall is below the majority "
             f"classes' mean ({', '.join(below) if below else 'none'}). Between the two architectures the gap "
             f"is {100 * arch_gap[0]:.2f} percentage points for {arch[0].name} and {100 * arch_gap[1]:.2f} for "
-            f"{arch[1].name}: smaller for {smaller.name}.",
+            f"{arch[1].name} (means over {seeds_text(arch[0].n)} and {seeds_text(arch[1].n)}): smaller for "
+            f"{smaller.name}.",
             "",
         ]
+        if self.remedy_results:
+            self.md += ["### What undoes it", "", *self.remedy_conclusions(), ""]
         ds = self.study.get("double_softmax")
         if ds:
-            s = self.runs[ds]
-            v = self.pair(a.name, ds)
+            gs = self.runs[ds]
+            a, s = ga.first, gs.first
+            v = self.pair(ga.name, ds)
             floor = math.log(1 + 9 / math.e)
             study_figures.overlay_curves({a.label + " logits": a.history, s.label + " softmax": s.history},
                                          self.figure_path("double_softmax_curves"),
@@ -399,8 +544,9 @@ class Study:
                 f"{ds} feeds softmax probabilities into CrossEntropyLoss, which applies log-softmax again. Its "
                 f"inputs lie in [0, 1], so the loss of a perfectly confident correct prediction is "
                 f"log(1 + 9/e) = {floor:.3f}, not 0, and the gradients shrink as predictions sharpen. Its final "
-                f"train loss is {s.history['train_loss'].iloc[-1]:.4f} (floor {floor:.3f}) against "
-                f"{a.history['train_loss'].iloc[-1]:.4f} for {a.name}; test accuracy {ci_text(s)} vs {ci_text(a)}: "
+                f"train loss is {spread(gs.values(lambda r: r.history['train_loss'].iloc[-1]), 'num', 4)} "
+                f"(floor {floor:.3f}) against {spread(ga.values(lambda r: r.history['train_loss'].iloc[-1]), 'num', 4)} "
+                f"for {ga.name}; test accuracy {metric_text(gs, with_seeds=True)} vs {metric_text(ga, with_seeds=True)}: "
                 f"{verdict_text(v)}.",
                 "",
                 image(self.figure_path("double_softmax_curves"), "double softmax curves"),
@@ -415,18 +561,18 @@ class Study:
             for col, arch in enumerate(("MobileNet", "plain")):
                 row = {"architecture": arch}
                 for value, pair in zip(values, pairs):
-                    row[f"{key} = {value}"] = f"{pair[col]}: {ci_text(self.runs[pair[col]])}"
+                    row[f"{key} = {value}"] = f"{pair[col]}: {metric_text(self.runs[pair[col]], with_seeds=True)}"
                 rows.append(row)
                 base = self.runs[pairs[0][col]]
                 for value, pair in zip(values[1:], pairs[1:]):
                     other = self.runs[pair[col]]
                     v = self.pair(other.name, base.name)
                     notes.append(f"- {arch}, {key} {values[0]} → {value}: {verdict_text(v)}; "
-                                 f"{self.sweep_mechanism(key, base, other)}")
+                                 f"{self.sweep_mechanism(key, base.first, other.first)}")
             self.md += [f"### {key}", "", self.table(pd.DataFrame(rows), f"8_{key}"), *notes, ""]
 
     def sweep_value(self, key: str, run: str) -> str:
-        r = self.runs[run]
+        r = self.runs[run].first
         if key == "train_test_ratio":
             return f"{r.split['train_test_ratio']['achieved']:.2f}"
         value = r.cfg[key] if key in r.cfg else split_config(self.params, r.cfg["split"])[key]
@@ -434,7 +580,7 @@ class Study:
 
     @staticmethod
     def sweep_mechanism(key: str, base: Run, other: Run) -> str:
-        """What changed in the training, measured, that explains the difference."""
+        """What changed in the training, measured, that explains the difference (first seed of each)."""
         def steps(r: Run) -> int:
             return math.ceil(r.train["n_train"] / r.cfg["batch_size"]) * r.cfg["epochs"]
 
@@ -457,18 +603,123 @@ class Study:
         return (f"best validation loss {base.train['selected']['val_loss']:.4f} → "
                 f"{other.train['selected']['val_loss']:.4f}.")
 
+    # ------------------------------------------------------------------------------- remedies
+    def analyse_remedies(self) -> None:
+        """Per base run of the remedies grid: the table rows, the best remedy and its tests (section 9)."""
+        upper = self.study["remedies"]["upper_bound"] if self.study.get("remedies") else None
+        for base, variants in remedy_table(self.params).items():
+            g_none = self.runs[base]
+            minority = g_none.first.metrics["minority_classes"]
+            remedies = {"none": g_none, **{v: self.runs[n] for v, n in variants.items() if v != upper}}
+            bound = self.runs[variants[upper]]
+            best_v = max((v for v in remedies if v != "none"), key=lambda v: remedies[v].mean(self.minority_mean))
+            best = remedies[best_v]
+            y = g_none.first.y_true
+            minority_images = np.isin(y, minority)
+            self.remedy_results[base] = {
+                "remedies": remedies, "bound": bound, "best": best_v, "minority": minority,
+                "vs_none": self.pair(best.name, base),
+                "vs_none_minority": self.pair(best.name, base, minority_images, "the minority-class images"),
+                "gap_pp": 100 * (bound.mean(self.minority_mean) - best.mean(self.minority_mean)),
+            }
+
+    def remedy_row(self, label: str, g: Group, minority: list[int]) -> dict:
+        return {"remedy": label, "run": g.name, "seeds": g.n,
+                "accuracy": spread(g.values(lambda r: r.acc)),
+                "balanced accuracy": spread(g.values(_metric("balanced_accuracy"))),
+                "macro-F1": spread(g.values(_metric("macro_avg", "f1-score"))),
+                **{f"recall {c}*": spread(g.values(_metric("minority_recall", str(c))), "num", 3) for c in minority},
+                "minority recall (mean)": spread(g.values(self.minority_mean), "num", 3),
+                "macro ROC AUC": spread(g.values(_metric("roc_auc_macro_ovr")), "num", 4),
+                "s/epoch": spread(g.values(_train("seconds_per_epoch")), "num")}
+
+    def section_remedies(self) -> None:
+        if not self.remedy_results:
+            return
+        upper = self.study["remedies"]["upper_bound"]
+        self.md += ["## 9. Imbalance remedies", "",
+                    "Each remedy retrains the architecture on the same imbalanced split with one change (see "
+                    "`src/blockbench/remedies.py`); the last row trains on the split without the imbalance "
+                    f"(`{upper}`: every class keeps all its images, the same 20% validation hold-out) as the upper "
+                    "bound. Best remedy: the highest mean minority-class test recall.", ""]
+        recall_rows = {}
+        for base, res in self.remedy_results.items():
+            minority = res["minority"]
+            rows = [self.remedy_row(self.remedy_label(v, g), g, minority) for v, g in res["remedies"].items()]
+            rows.append(self.remedy_row(f"upper bound: {upper}", res["bound"], minority))
+            counts = res["bound"].first.split["class_counts"]["train"]
+            imb = res["remedies"]["none"].first.split["class_counts"]["train"]
+            best, bound = res["remedies"][res["best"]], res["bound"]
+            v, vm = res["vs_none"], res["vs_none_minority"]
+            within = res["gap_pp"] <= 1.0
+            self.md += [f"### {self.runs[base].label}", "", self.table(pd.DataFrame(rows), f"9_remedies_{base}"),
+                        f"- Best remedy: **{res['best']}** ({best.name}), mean minority recall "
+                        f"{spread(best.values(self.minority_mean), 'num', 3)} against "
+                        f"{spread(self.runs[base].values(self.minority_mean), 'num', 3)} with none "
+                        f"({seeds_text(best.n)} and {seeds_text(self.runs[base].n)}).",
+                        f"- Against none, on all test images: {verdict_text(v)}.",
+                        f"- Against none, on the minority-class test images only: {verdict_text(vm)}.",
+                        f"- Upper bound: {bound.name} reaches {spread(bound.values(self.minority_mean), 'num', 3)} "
+                        f"mean minority recall; the best remedy is {res['gap_pp']:.2f} percentage points "
+                        f"{'below' if res['gap_pp'] > 0 else 'above'} it: "
+                        + ("within 1 percentage point." if within else
+                           f"**not** within 1 percentage point. {self.why_not(res, imb, counts)}"),
+                        ""]
+            recall_rows[base] = {self.remedy_label(v, g, short=True): g.mean(self.minority_mean)
+                                 for v, g in res["remedies"].items()}
+            recall_rows[base][f"{upper} (bound)"] = bound.mean(self.minority_mean)
+        study_figures.remedy_recall(recall_rows, self.figure_path("remedy_minority_recall"),
+                                    "mean test recall of the minority classes by remedy (mean over seeds)")
+        self.md += [image(self.figure_path("remedy_minority_recall"), "minority recall by remedy"), ""]
+
+    def remedy_label(self, variant: str, g: Group, short: bool = False) -> str:
+        return variant if short or variant == "none" else g.first.train.get("remedy", variant)
+
+    def why_not(self, res: dict, imbalanced: dict, balanced: dict) -> str:
+        """Numbers that say why re-weighting the data it has cannot reach the balanced bound."""
+        minority = res["minority"]
+        seen = ", ".join(f"{c}: {imbalanced[str(c)]:,} vs {balanced[str(c)]:,}" for c in minority)
+        best = res["remedies"][res["best"]]
+        none = res["remedies"]["none"]
+        prec = lambda r: float(np.mean([r.metrics["per_class"][str(c)]["precision"] for c in minority]))  # noqa: E731
+        maj = _metric("majority_recall_mean")
+        return (f"Every remedy re-weights or re-draws the same few minority training images (train images per "
+                f"minority class, imbalanced vs balanced split: {seen}); they shift the decision boundary towards "
+                f"the rare classes but add no new examples of them. The shift has a price: with {res['best']} the "
+                f"minority classes' mean precision is {spread(best.values(prec), 'num', 3)} (none: "
+                f"{spread(none.values(prec), 'num', 3)}) and the majority classes' mean recall "
+                f"{spread(best.values(maj), 'num', 3)} (none: {spread(none.values(maj), 'num', 3)}).")
+
+    def remedy_conclusions(self) -> list[str]:
+        lines = []
+        for base, res in self.remedy_results.items():
+            best = res["remedies"][res["best"]]
+            v = res["vs_none_minority"]
+            lines.append(
+                f"- {self.runs[base].label}: the best remedy is {res['best']}, mean minority recall "
+                f"{pct(best.mean(self.minority_mean))} vs {pct(self.runs[base].mean(self.minority_mean))} without one "
+                f"({'significant' if v['significant'] else 'not significant'} on the minority-class test images, "
+                f"{p_equals(v['p_value'])}); it is {res['gap_pp']:.2f} percentage points from the balanced upper "
+                f"bound ({pct(res['bound'].mean(self.minority_mean))}), "
+                f"{'within' if res['gap_pp'] <= 1.0 else 'not within'} 1 point (section 9).")
+        return lines
+
     def section_pairs(self) -> None:
-        table = pd.DataFrame([{"a": p["a"], "b": p["b"], "accuracy a": pct(p["accuracy_a"]),
-                               "accuracy b": pct(p["accuracy_b"]), "a − b (pp)": f"{p['difference_pp']:+.2f}",
-                               "only a right": p["only_a_correct"], "only b right": p["only_b_correct"],
-                               "McNemar p": pvalue(p["p_value"]),
+        table = pd.DataFrame([{"a": p["a"], "b": p["b"], "on": p["what"], "seeds": p["seeds"],
+                               "accuracy a": pct(p["accuracy_a"]), "accuracy b": pct(p["accuracy_b"]),
+                               "a − b (pp)": f"{p['difference_pp']:+.2f}",
+                               "only a right": "" if p["only_a_correct"] is None else p["only_a_correct"],
+                               "only b right": "" if p["only_b_correct"] is None else p["only_b_correct"],
+                               "test": p["test"], "p": pvalue(p["p_value"]),
                                "verdict": "significant" if p["significant"] else "not significant"}
                               for p in self.pairs])
         self.md += ["## Every paired comparison", "",
-                    f"All pairs compared above, exact McNemar test at α = {self.alpha}:", "",
+                    f"All pairs compared above at α = {self.alpha} (one seed: exact McNemar test on the per-image "
+                    "predictions; several shared seeds: paired t-test over the seeds' accuracies):", "",
                     self.table(table, "pairs")]
 
     def build(self) -> tuple[str, dict]:
+        self.analyse_remedies()
         self.header()
         self.section_architectures()
         self.section_block_counts()
@@ -478,16 +729,21 @@ class Study:
         self.section_side_by_side()
         self.section_analysis()
         self.section_sweeps()
+        self.section_remedies()
         self.section_pairs()
+        keys = {"accuracy": lambda r: r.acc, "balanced_accuracy": _metric("balanced_accuracy"),
+                "macro_f1": _metric("macro_avg", "f1-score"), "minority_recall_mean": self.minority_mean,
+                "roc_auc_macro_ovr": _metric("roc_auc_macro_ovr"), "seconds_per_epoch": _train("seconds_per_epoch")}
         summary = {
-            "runs": {r.name: {"accuracy": r.acc, "balanced_accuracy": r.metrics["balanced_accuracy"],
-                              "macro_f1": r.metrics["macro_avg"]["f1-score"],
-                              "minority_recall_mean": r.metrics["minority_recall_mean"],
-                              "roc_auc_macro_ovr": r.metrics["roc_auc_macro_ovr"],
-                              "parameters": r.train["parameters"], "macs_per_image": r.train["macs_per_image"],
-                              "seconds_per_epoch": r.train["seconds_per_epoch"]} for r in self.runs.values()},
-            "pairs": {f"{p['a']} vs {p['b']}": {"difference_pp": p["difference_pp"], "p_value": p["p_value"],
-                                                "significant": p["significant"]} for p in self.pairs},
+            "runs": {g.name: {**{k: g.mean(get) for k, get in keys.items()}, "seeds": g.n,
+                              "parameters": g.first.train["parameters"],
+                              "macs_per_image": g.first.train["macs_per_image"]} for g in self.runs.values()},
+            "pairs": {f"{p['a']} vs {p['b']}" + ("" if p["what"] == "accuracy" else f" ({p['what']})"):
+                      {"difference_pp": p["difference_pp"], "p_value": p["p_value"], "significant": p["significant"]}
+                      for p in self.pairs},
+            "remedies": {base: {"best": res["best"], "gap_to_upper_bound_pp": res["gap_pp"],
+                                "best_vs_none_minority_p": res["vs_none_minority"]["p_value"]}
+                         for base, res in self.remedy_results.items()},
         }
         return "\n".join(self.md) + "\n", summary
 

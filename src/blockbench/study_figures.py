@@ -1,4 +1,4 @@
-"""Figures that compare runs: overlaid curves, per-run figures side by side, recall by run."""
+"""Figures that compare runs: overlaid curves, per-run figures side by side, recall by run and by remedy."""
 
 from __future__ import annotations
 
@@ -63,3 +63,27 @@ def recall_by_run(recalls: pd.DataFrame, path: str | Path, title: str, minority:
         ax.set_title(title)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncols=len(cols))
+
+
+def remedy_recall(recalls: dict[str, dict[str, float]], path: str | Path, title: str) -> None:
+    """One panel per architecture: mean minority recall per remedy, the balanced bound as a line."""
+    with figure(path, ncols=len(recalls), figsize=(6 * len(recalls), 4.6), squeeze=False) as (fig, axes):
+        for ax, (arch, values) in zip(axes[0], recalls.items()):
+            names = list(values)
+            bound_name = names[-1]
+            bars = names[:-1]
+            colours = ["0.55" if n == "none" else "C0" for n in bars]
+            ax.bar(range(len(bars)), [values[n] for n in bars], color=colours)
+            ax.axhline(values[bound_name], color="C3", linestyle="--", label=bound_name)
+            ax.axhspan(values[bound_name] - 0.01, values[bound_name], color="C3", alpha=0.12,
+                       label="within 1 pp of the bound")
+            for i, n in enumerate(bars):
+                ax.text(i, values[n], f"{values[n]:.3f}", ha="center", va="bottom", fontsize=8)
+            ax.set_xticks(range(len(bars)), bars, rotation=30, ha="right")
+            low = min(values.values())
+            ax.set_ylim(max(0.0, low - 0.1), 1.0)
+            ax.set_ylabel("mean recall of the minority classes (test)")
+            ax.set_title(arch)
+            ax.grid(axis="y", alpha=0.3)
+            ax.legend(fontsize=8, loc="lower right")
+        fig.suptitle(title)
