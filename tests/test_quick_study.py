@@ -24,7 +24,8 @@ def test_quick_preset_keeps_runs_and_study_on_digits():
 def test_quick_preset_keeps_the_remedies_grid():
     full = bbp.load(REPO / "params.yaml")
     quick = quick_params(full)
-    assert bbp.run_names(quick) == bbp.run_names(full)
+    assert bbp.logical_runs(quick) == bbp.logical_runs(full)
+    assert bbp.run_names(quick) == bbp.logical_runs(full)  # one seed per run
     assert quick["grids"] == full["grids"] and quick["study"]["remedies"] == full["study"]["remedies"]
 
 

@@ -109,7 +109,12 @@ def test_pair_verdicts_follow_the_paired_test(built):
     pairs = pd.read_csv(root / report.TABLES / "pairs.csv")
     row = pairs[(pairs["a"] == "a") & (pairs["b"] == "b")].iloc[0]
     assert row["verdict"] == "significant"
-    assert row["test"] == "paired t-test over 3 seeds" and row["seeds"] == 3
+    assert row["test"] == "exact McNemar, pooled over 3 seeds" and row["seeds"] == 3
+    pooled = [mcnemar(np.load(root / paths.predictions(x))["y_pred"] == np.load(root / paths.predictions(x))["y_true"],
+                      np.load(root / paths.predictions(y))["y_pred"] == np.load(root / paths.predictions(y))["y_true"])
+              for x, y in (("a", "b"), ("a_s1", "b_s1"), ("a_s2", "b_s2"))]
+    assert row["only a right"] == sum(t["only_a_correct"] for t in pooled)
+    assert float(row["paired t-test p (seeds)"]) < 0.05
     assert pairs[(pairs["a"] == "a") & (pairs["b"] == "same")].iloc[0]["test"] == "exact McNemar"
     assert pairs[(pairs["a"] == "a") & (pairs["b"] == "same")].iloc[0]["verdict"] == "not significant"
 

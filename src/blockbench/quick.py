@@ -29,14 +29,20 @@ BATCH_DIVISOR = 20  # digits has ~1/40 of MNIST's training images: keep several 
 
 
 def quick_params(params: dict) -> dict:
-    """The same runs and study on `digits`: at most QUICK_EPOCHS epochs, batch sizes / BATCH_DIVISOR."""
+    """The same runs and study on `digits`: at most QUICK_EPOCHS epochs, batch sizes / BATCH_DIVISOR,
+    one seed per run (no `replicate_seeds`)."""
     p = copy.deepcopy(params)
     p["data"].update({"dataset": "digits", "sources": ["sklearn"]})
-    for section in [p["train"], *p["runs"].values()]:
+    variants = [v for g in (p.get("grids") or {}).values() for v in g["variants"].values()]
+    for section in [p["train"], *p["runs"].values(), *variants]:
+        if section is None:
+            continue
         if "epochs" in section:
             section["epochs"] = min(section["epochs"], QUICK_EPOCHS)
         if "batch_size" in section:
             section["batch_size"] = max(16, section["batch_size"] // BATCH_DIVISOR)
+        if "replicate_seeds" in section:
+            section["replicate_seeds"] = []
     p["evaluate"]["bootstrap_samples"] = min(p["evaluate"]["bootstrap_samples"], 200)
     return params_mod.validate(p, "quick preset")
 
