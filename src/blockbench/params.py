@@ -153,12 +153,12 @@ def unread_keys(cfg: dict) -> set[str]:
     return unread
 
 
-@dataclass(frozen=True)
+@dataclass
 class Entry:
     """How a run name came about: its logical run, the params sections that override the defaults
     (in order), and the replicate seed (None: the run's own `seed`)."""
     logical: str
-    sections: tuple[tuple[str, tuple[str, ...]], ...]  # (params key prefix, keys it sets)
+    sections: list[tuple[str, dict]]  # (params key prefix, the overrides it sets)
     seed: int | None = None
 
     @property
@@ -192,12 +192,11 @@ def expand_runs(params: dict) -> dict[str, Entry]:
         merged = {**params["train"]}
         for _, ov in sections:
             merged.update(ov)
-        frozen = tuple((prefix, tuple(ov)) for prefix, ov in sections)
         for seed in [None] + [s for s in merged.get("replicate_seeds", []) if s != merged["seed"]]:
             run = name if seed is None else f"{name}_s{seed}"
             if run in out:
                 raise ParamsError(f"run {run} is declared twice (replicate seeds of {name} clash with a named run)")
-            out[run] = Entry(name, frozen, seed)
+            out[run] = Entry(name, sections, seed)
     return out
 
 
@@ -242,10 +241,9 @@ def run_config(params: dict, name: str) -> dict:
     """The `train` defaults overridden by the run's sections (its `runs` entry, a grid variant),
     with the replicate's seed; without the expansion keys."""
     entry = _entry(params, name)
-    sections = dict(_sections(params)[entry.logical])
     cfg = {**params["train"]}
-    for prefix, _ in entry.sections:
-        cfg.update(sections[prefix])
+    for _, overrides in entry.sections:
+        cfg.update(overrides)
     if entry.seed is not None:
         cfg["seed"] = entry.seed
     for key in [*NOT_INHERITED, *unread_keys(cfg)]:

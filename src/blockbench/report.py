@@ -505,8 +505,8 @@ class Study:
                             for c in minority},
                          "minority mean": spread(g.values(self.minority_mean), "num", 3),
                          "majority mean": spread(g.values(_metric("majority_recall_mean")), "num", 3),
-                         "gap (pp)": spread(g.values(lambda r: r.metrics["majority_recall_mean"]
-                                                     - r.metrics["minority_recall_mean"]))[:-1].replace("% ±", " ±")})
+                         "gap (pp)": spread(100 * g.values(lambda r: r.metrics["majority_recall_mean"]
+                                                           - r.metrics["minority_recall_mean"]), "num")})
             recalls[g.name] = {**{str(c): g.mean(_metric("minority_recall", str(c))) for c in minority},
                                "majority mean": g.mean(_metric("majority_recall_mean"))}
         study_figures.recall_by_run(pd.DataFrame(recalls).T, self.figure_path("minority_recall"),
