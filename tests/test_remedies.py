@@ -105,7 +105,10 @@ def test_augmentation_keeps_shapes_dtype_labels_and_is_seeded():
 
 
 def test_repeated_classes_are_those_below_the_balanced_share():
-    assert remedies.repeated_classes(torch.tensor([900, 60, 40])).tolist() == [False, True, True]
+    counts = torch.tensor([900, 60, 40])
+    assert remedies.repeated_classes(counts).tolist() == [False, True, True]
+    assert remedies.augmented_classes({"augment_scope": "repeated"}, counts).tolist() == [False, True, True]
+    assert remedies.augmented_classes({"augment_scope": "all"}, counts).tolist() == [True, True, True]
 
 
 @pytest.mark.parametrize("remedy", ["class_weights", "oversample", "augment", "logit_adjust", "focal"])

@@ -140,7 +140,8 @@ def remedy_table(params: dict) -> dict[str, dict[str, str]]:
 NOT_INHERITED = ("replicate_seeds",)  # expansion keys: they decide which runs exist, not how one trains
 # The keys only some remedies read: a run depends on them only when its remedy reads them.
 REMEDY_KEYS = {"class_weights": ("class_weights", "cb_beta"), "logit_adjust": ("logit_tau",),
-               "focal": ("focal_gamma",), "augment": ("augment_degrees", "augment_translate", "augment_scale")}
+               "focal": ("focal_gamma",),
+               "augment": ("augment_scope", "augment_degrees", "augment_translate", "augment_scale")}
 
 
 def unread_keys(cfg: dict) -> set[str]:

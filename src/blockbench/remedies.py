@@ -9,9 +9,13 @@ Each remedy is one small unit used by the trainer:
 - `oversample`: class-balanced batches. Each epoch draws as many images as the split has, n/K per
   class, with replacement from the in-memory index of that class (a weighted random sampler without
   a DataLoader).
-- `augment`: `oversample`, and every draw of a class that the sampler repeats (a class with fewer
-  than n/K images) gets a random affine transform (rotation, translation, scale) applied batched on
-  the tensors with torchvision's transforms v2 (`AUGMENT_GROUP` images share one draw of parameters).
+- `augment`: `oversample`, and draws get a random affine transform (rotation, translation, scale)
+  applied batched on the tensors with torchvision's transforms v2 (`AUGMENT_GROUP` images share one
+  draw of parameters), so the repeated minority images are not the same images over and over.
+  `augment_scope: all` (default) transforms every draw of every class; `repeated` only the draws of
+  the classes the sampler repeats (fewer than n/K images). Measured on MNIST, `repeated` hurts the
+  minority classes: the resampling of a transform (bilinear interpolation blurs every image it moves)
+  is then a mark of the minority classes in training that clean test images lack (docs/benchmarks.md).
 - `logit_adjust`: logit-adjusted cross-entropy (Menon et al. 2021): the loss sees
   logits + tau * log(prior), where prior is the class frequency in the training split; prediction
   uses the plain logits.
@@ -107,6 +111,13 @@ def repeated_classes(counts: torch.Tensor) -> torch.Tensor:
     return present & (counts.double() < per_class.double())
 
 
+def augmented_classes(cfg: dict, counts: torch.Tensor) -> torch.Tensor:
+    """Boolean per class: `augment` transforms its draws (`augment_scope`: all classes or the repeated)."""
+    if cfg.get("augment_scope", "all") == "repeated":
+        return repeated_classes(counts)
+    return torch.ones(len(counts), dtype=torch.bool, device=counts.device)
+
+
 def make_augmenter(cfg: dict, fill: float):
     """A torchvision v2 RandomAffine for normalised 1-channel tensors (`fill` is the background value)."""
     from torchvision.transforms import v2
@@ -140,10 +151,10 @@ def describe(cfg: dict) -> str:
     if remedy == "focal":
         return f"focal (gamma {cfg.get('focal_gamma', 2.0):g})"
     if remedy == "augment":
-        return (f"augment (±{cfg.get('augment_degrees', 10):g}°, shift {cfg.get('augment_translate', 0.1):g}, "
-                f"scale {cfg.get('augment_scale', [0.9, 1.1])})")
+        return (f"augment ({cfg.get('augment_scope', 'all')} classes, ±{cfg.get('augment_degrees', 10):g}°, "
+                f"shift {cfg.get('augment_translate', 0.1):g}, scale {cfg.get('augment_scale', [0.9, 1.1])})")
     return remedy
 
 
 __all__ = ["REMEDIES", "class_weights", "FocalLoss", "LogitAdjustedLoss", "loss_function", "balanced_indices",
-           "repeated_classes", "make_augmenter", "augment_batch", "describe"]
+           "repeated_classes", "augmented_classes", "make_augmenter", "augment_batch", "describe"]

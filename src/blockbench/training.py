@@ -71,11 +71,11 @@ def evaluate(model: nn.Module, data: Tensors, loss_fn) -> tuple[float, float]:
 @dataclass
 class Sampler:
     """Each epoch's batch order: a uniform random permutation, or class-balanced draws (`oversample`,
-    `augment`); with `augment`, draws of the repeated classes get a random affine transform."""
+    `augment`); with `augment`, the draws of the classes in `augmented` get a random affine transform."""
     balanced: bool = False
     n_classes: int = 10
     augmenter: object = None
-    repeated: torch.Tensor | None = None  # per class: the balanced sampler repeats its images
+    augmented: torch.Tensor | None = None  # per class: its draws are transformed
 
     @classmethod
     def for_run(cls, cfg: dict, counts: torch.Tensor, fill: float) -> "Sampler":
@@ -84,7 +84,7 @@ class Sampler:
             return cls()
         if remedy == "oversample":
             return cls(balanced=True, n_classes=len(counts))
-        return cls(True, len(counts), remedies.make_augmenter(cfg, fill), remedies.repeated_classes(counts))
+        return cls(True, len(counts), remedies.make_augmenter(cfg, fill), remedies.augmented_classes(cfg, counts))
 
     def order(self, y: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         if self.balanced:
@@ -94,7 +94,7 @@ class Sampler:
     def batch(self, data: Tensors, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         xb, yb = data.x[idx], data.y[idx]
         if self.augmenter is not None:
-            xb = remedies.augment_batch(xb, self.repeated.to(yb.device)[yb], self.augmenter)
+            xb = remedies.augment_batch(xb, self.augmented.to(yb.device)[yb], self.augmenter)
         return xb, yb
 
 
