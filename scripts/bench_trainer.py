@@ -23,7 +23,7 @@ from torchvision import datasets, transforms
 
 from blockbench.models import build_model
 from blockbench.storage import load_npz
-from blockbench.training import Tensors, loss_function, make_optimizer, to_tensors, train_one_epoch
+from blockbench.training import Tensors, make_optimizer, to_tensors, train_one_epoch
 
 ARCHS = {"c4": (4, 0), "c1m3": (1, 3)}
 
@@ -77,7 +77,7 @@ def main() -> None:
     x, y = split["x_train"], split["y_train"]
     mean, std = float(x.mean() / 255), float(x.std() / 255)
     cfg_base = {"base_width": 16, "max_width": 128, "optimizer": "adam", "lr": 0.01, "weight_decay": 0.0}
-    loss_fn = loss_function("logits")
+    loss_fn = nn.CrossEntropyLoss()
 
     with tempfile.TemporaryDirectory() as tmp:
         write_idx(Path(tmp), x, y)

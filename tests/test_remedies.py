@@ -5,7 +5,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from torch.nn import functional as F
 
 from blockbench import remedies, training
 from blockbench.params import run_config, split_config
