@@ -67,7 +67,7 @@ def recall_by_run(recalls: pd.DataFrame, path: str | Path, title: str, minority:
 
 def remedy_recall(recalls: dict[str, dict[str, float]], path: str | Path, title: str) -> None:
     """One panel per architecture: mean minority recall per remedy, the balanced bound as a line."""
-    with figure(path, ncols=len(recalls), figsize=(6 * len(recalls), 4.6), squeeze=False) as (fig, axes):
+    with figure(path, ncols=len(recalls), figsize=(6 * len(recalls), 5.2), squeeze=False) as (fig, axes):
         for ax, (arch, values) in zip(axes[0], recalls.items()):
             names = list(values)
             bound_name = names[-1]
@@ -85,5 +85,5 @@ def remedy_recall(recalls: dict[str, dict[str, float]], path: str | Path, title:
             ax.set_ylabel("mean recall of the minority classes (test)")
             ax.set_title(arch)
             ax.grid(axis="y", alpha=0.3)
-            ax.legend(fontsize=8, loc="lower right")
+            ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.32), ncols=2)
         fig.suptitle(title)
