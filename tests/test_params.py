@@ -98,7 +98,9 @@ def test_replicate_seeds_add_runs_without_touching_the_existing_one():
     assert bbp.replicates(p, "c1m3") == ["c1m3", "c1m3_s1", "c1m3_s2"]
     assert (bbp.run_config(p, "c1m3"), bbp.run_param_keys(p, "c1m3")) == before
     assert bbp.run_config(p, "c1m3_s2")["seed"] == 2 and "train.seed" not in bbp.run_param_keys(p, "c1m3_s2")
-    assert bbp.replicates(p, "c1m3_focal") == ["c1m3_focal", "c1m3_focal_s1", "c1m3_focal_s2"]  # inherited
+    assert bbp.replicates(p, "c1m3_class_weights") == [  # inherited by grid runs ...
+        "c1m3_class_weights", "c1m3_class_weights_s1", "c1m3_class_weights_s2"]
+    assert bbp.replicates(p, "c1m3_focal") == ["c1m3_focal"]  # ... unless the variant sets its own
 
 
 def test_grid_errors_are_one_line():
