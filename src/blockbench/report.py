@@ -81,7 +81,7 @@ class Group:
 
     @property
     def label(self) -> str:
-        return f"{self.name} (C{self.cfg['n_conv']}+M{self.cfg['n_mobilenet']})"
+        return self.first.label  # the first run carries the group's name
 
     @property
     def by_seed(self) -> dict[int, Run]:
