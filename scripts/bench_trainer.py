@@ -3,7 +3,10 @@
 Both train the same model (same init, batch size, optimizer, thread count) on the same images:
 the training part of a prepared split. The baseline reads them through torchvision's MNIST Dataset
 (raw idx files written from the split) with a per-sample ToTensor + Normalize and a DataLoader;
-blockbench's trainer indexes one resident tensor. Prints images/s for each and the ratio.
+blockbench's trainer indexes one resident tensor and keeps freed memory for reuse
+(`blockbench.allocator`). Each trainer runs in a fresh process. Prints images/s for each, the
+ratio, and a third column: the baseline with the same allocator setting, so the share of the gain
+that comes from the allocator alone is visible.
 
     .venv/bin/python scripts/bench_trainer.py --split data/prepared/imbalanced/split.npz --threads 2
 """
@@ -12,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import struct
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,8 +26,10 @@ import torch
 from torch import nn
 from torchvision import datasets, transforms
 
+from blockbench import params
 from blockbench.models import build_model
 from blockbench.storage import load_npz
+from blockbench.allocator import reuse_freed_memory
 from blockbench.training import Tensors, make_optimizer, to_tensors, train_one_epoch
 
 ARCHS = {"c4": (4, 0), "c1m3": (1, 3)}
@@ -63,6 +70,39 @@ def timed(fn, epochs: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def measure(args, arch: str, trainer: str) -> float:
+    """Images/s of one trainer on one architecture, in this (fresh) process."""
+    torch.set_num_threads(args.threads)
+    if trainer != "baseline":  # blockbench's trainer does this in training.train
+        reuse_freed_memory()
+    split = load_npz(args.split, required=("x_train", "y_train"))
+    x, y = split["x_train"], split["y_train"]
+    mean, std = float(x.mean() / 255), float(x.std() / 255)
+    train = params.load(args.params)["train"]
+    n_conv, n_mob = ARCHS[arch]
+    cfg = {**{k: train[k] for k in ("widths", "strides", "optimizer", "lr", "weight_decay")},
+           "n_conv": n_conv, "n_mobilenet": n_mob}
+    loss_fn = nn.CrossEntropyLoss()
+    torch.manual_seed(0)
+    if trainer == "blockbench":
+        model = build_model(cfg).to(memory_format=torch.channels_last)
+        opt = make_optimizer(cfg, model)
+        data = to_tensors(x, y, mean, std, torch.device("cpu"))
+        gen = torch.Generator().manual_seed(0)
+        return timed(lambda: ours_epoch(model, opt, loss_fn, data, args.batch_size, gen), args.epochs)
+    model = build_model(cfg)
+    opt = make_optimizer(cfg, model)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_idx(Path(tmp), x, y)
+        ds = datasets.MNIST(tmp, train=True, download=False,
+                            transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize((mean,), (std,))]))
+        loader = torch.utils.data.DataLoader(ds, batch_size=args.batch_size, shuffle=True, num_workers=0)
+        return timed(lambda: baseline_epoch(model, opt, loss_fn, loader), args.epochs)
+
+
+TRAINERS = ("baseline", "baseline+alloc", "blockbench")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--split", default="data/prepared/imbalanced/split.npz")
@@ -70,37 +110,27 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=1500)
     p.add_argument("--epochs", type=int, default=2, help="timed epochs per trainer (after one warm-up)")
     p.add_argument("--archs", default="c4,c1m3")
+    p.add_argument("--params", default="params.yaml", help="the widths, strides and optimizer come from its train section")
+    p.add_argument("--worker", nargs=2, metavar=("ARCH", "TRAINER"), help=argparse.SUPPRESS)
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.worker:
+        print(measure(args, *args.worker))
+        return
 
-    split = load_npz(args.split, required=("x_train", "y_train"))
-    x, y = split["x_train"], split["y_train"]
-    mean, std = float(x.mean() / 255), float(x.std() / 255)
-    cfg_base = {"base_width": 16, "max_width": 128, "optimizer": "adam", "lr": 0.01, "weight_decay": 0.0}
-    loss_fn = nn.CrossEntropyLoss()
-
-    with tempfile.TemporaryDirectory() as tmp:
-        write_idx(Path(tmp), x, y)
-        ds = datasets.MNIST(tmp, train=True, download=False,
-                            transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize((mean,), (std,))]))
-        loader = torch.utils.data.DataLoader(ds, batch_size=args.batch_size, shuffle=True, num_workers=0)
-        data = to_tensors(x, y, mean, std, torch.device("cpu"))
-        print(f"{len(y)} training images, batch {args.batch_size}, {args.threads} threads, "
-              f"{args.epochs} timed epochs after 1 warm-up, torch {torch.__version__}")
-        print(f"{'arch':6} {'baseline img/s':>15} {'blockbench img/s':>17} {'ratio':>6}")
-        for arch in args.archs.split(","):
-            n_conv, n_mob = ARCHS[arch]
-            cfg = {**cfg_base, "n_conv": n_conv, "n_mobilenet": n_mob}
-            torch.manual_seed(0)
-            m1 = build_model(cfg)
-            o1 = make_optimizer(cfg, m1)
-            base = timed(lambda: baseline_epoch(m1, o1, loss_fn, loader), args.epochs)
-            torch.manual_seed(0)
-            m2 = build_model(cfg).to(memory_format=torch.channels_last)
-            o2 = make_optimizer(cfg, m2)
-            gen = torch.Generator().manual_seed(0)
-            ours = timed(lambda: ours_epoch(m2, o2, loss_fn, data, args.batch_size, gen), args.epochs)
-            print(f"{arch:6} {base:15.0f} {ours:17.0f} {ours / base:6.2f}")
+    n = len(load_npz(args.split, required=("y_train",))["y_train"])
+    print(f"{n} training images, batch {args.batch_size}, {args.threads} threads, "
+          f"{args.epochs} timed epochs after 1 warm-up, each trainer in a fresh process, torch {torch.__version__}")
+    print(f"{'arch':6} {'baseline img/s':>15} {'baseline+alloc':>15} {'blockbench img/s':>17} {'ratio':>6} "
+          f"{'ratio vs +alloc':>16}")
+    forward = [a for a in sys.argv[1:]]
+    for arch in args.archs.split(","):
+        speed = {}
+        for trainer in TRAINERS:
+            out = subprocess.run([sys.executable, __file__, *forward, "--worker", arch, trainer],
+                                 check=True, capture_output=True, text=True).stdout
+            speed[trainer] = float(out.strip().splitlines()[-1])
+        b, ba, ours = (speed[t] for t in TRAINERS)
+        print(f"{arch:6} {b:15.0f} {ba:15.0f} {ours:17.0f} {ours / b:6.2f} {ours / ba:16.2f}", flush=True)
 
 
 if __name__ == "__main__":

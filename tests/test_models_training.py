@@ -10,7 +10,7 @@ from blockbench.split import make_split
 
 
 def cfg(n_conv, n_mobilenet, **kw):
-    return {"n_conv": n_conv, "n_mobilenet": n_mobilenet, "base_width": 16, "max_width": 128, **kw}
+    return {"n_conv": n_conv, "n_mobilenet": n_mobilenet, "widths": [32, 64, 64, 128], "strides": [1, 2, 2, 2], **kw}
 
 
 def test_c1m3_last_block_is_depthwise_64_then_pointwise_128():
@@ -23,10 +23,10 @@ def test_c1m3_last_block_is_depthwise_64_then_pointwise_128():
 
 
 def test_c4_has_the_same_channel_plan_with_plain_blocks():
-    plan_c4 = models.block_plan(4, 0, 16, 128)
-    plan_c1m3 = models.block_plan(1, 3, 16, 128)
+    plan_c4 = models.plan_of(cfg(4, 0))
+    plan_c1m3 = models.plan_of(cfg(1, 3))
     strip = lambda plan: [(s.in_channels, s.out_channels, s.stride) for s in plan]  # noqa: E731
-    assert strip(plan_c4) == strip(plan_c1m3) == [(1, 16, 1), (16, 32, 2), (32, 64, 2), (64, 128, 2)]
+    assert strip(plan_c4) == strip(plan_c1m3) == [(1, 32, 1), (32, 64, 2), (64, 64, 2), (64, 128, 2)]
     assert [s.kind for s in plan_c4] == ["conv"] * 4
     assert tuple(models.last_conv_weights(models.build_model(cfg(4, 0)))["conv"].shape) == (128, 64, 3, 3)
 
@@ -40,9 +40,18 @@ def test_network_outputs_logits_and_mobilenet_blocks_cost_less():
 
 
 def test_macs_match_a_hand_count_for_one_block():
-    net = models.BlockNet(models.block_plan(1, 0, 16, 128))
+    net = models.BlockNet(models.block_plan(1, 0, [16], [1]))
     # 3x3 conv 1->16 at 28x28, then a 16->10 linear layer
     assert models.macs_per_image(net) == 28 * 28 * 16 * 9 + 16 * 10
+    net = models.BlockNet(models.block_plan(1, 0, [8], [2]))
+    assert models.macs_per_image(net) == 14 * 14 * 8 * 9 + 8 * 10  # stride 2: 14x14 outputs
+
+
+def test_blocks_past_the_lists_keep_the_last_width_at_stride_1():
+    plan = models.plan_of(cfg(3, 5))
+    assert [(s.out_channels, s.stride) for s in plan] == [
+        (32, 1), (64, 2), (64, 2), (128, 2), (128, 1), (128, 1), (128, 1), (128, 1)]
+    assert [s.kind for s in plan] == ["conv"] * 3 + ["mobilenet"] * 5
 
 
 def test_softmax_ablation_feeds_probabilities_to_cross_entropy():
@@ -102,6 +111,38 @@ def test_train_stage_writes_loadable_model_history_and_facts(tmp_path, params, d
     assert info["parameters"] == models.count_parameters(model)
     for key in ("macs_per_image", "wall_seconds", "train_images_per_second", "device", "torch_version", "seed"):
         assert key in info
+    import platform
+    on_cpu_glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc" and not torch.cuda.is_available()
+    assert info["reuse_freed_memory"] == on_cpu_glibc
+
+
+_TRAIN_TWICE = """
+import json, sys, numpy as np, torch
+from blockbench import training
+if sys.argv[1] == "off":
+    training.reuse_freed_memory = lambda: False
+rng = np.random.default_rng(0)
+split = {f"{k}_{part}": v for part, n in (("train", 300), ("val", 100)) for k, v in
+         (("x", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)), ("y", rng.integers(0, 10, n)))}
+cfg = json.loads(sys.argv[2])
+r = training.train(cfg, split, threads=1, device=torch.device("cpu"))
+print(json.dumps([r.info["reuse_freed_memory"], [[h["train_loss"], h["val_loss"]] for h in r.history]]))
+"""
+
+
+def test_reusing_freed_memory_changes_no_number():
+    import json
+    import platform
+    import subprocess
+    import sys
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt is glibc's")
+    cfg = json.dumps(small_run(batch_size=64))
+    out = {mode: json.loads(subprocess.run([sys.executable, "-c", _TRAIN_TWICE, mode, cfg], check=True,
+                                           capture_output=True, text=True).stdout.splitlines()[-1])
+           for mode in ("on", "off")}
+    assert out["on"][0] is True and out["off"][0] is False
+    assert out["on"][1] == out["off"][1]  # bit-identical losses, epoch by epoch
 
 
 def test_a_corrupt_model_file_is_a_one_line_error(tmp_path):

@@ -28,7 +28,7 @@ SCRIPTS = "workflow/scripts"
 # The library modules each kind of stage runs: a change to one reruns those stages (in both engines).
 DOWNLOAD_LIBRARY = ["src/blockbench/datasets.py"]
 SPLIT_LIBRARY = ["src/blockbench/split.py"]
-TRAIN_LIBRARY = ["src/blockbench/models.py", "src/blockbench/remedies.py", "src/blockbench/training.py"]
+TRAIN_LIBRARY = ["src/blockbench/allocator.py", "src/blockbench/models.py", "src/blockbench/remedies.py", "src/blockbench/training.py"]
 EVALUATE_LIBRARY = ["src/blockbench/evaluation.py"]
 PLOT_LIBRARY = ["src/blockbench/figures.py"]
 AGGREGATE_LIBRARY = ["src/blockbench/report.py", "src/blockbench/stats.py", "src/blockbench/study_figures.py"]

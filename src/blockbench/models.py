@@ -5,12 +5,13 @@
 - Network: `n_conv` plain blocks, then `n_mobilenet` MobileNet blocks, global average pool, linear
   classifier returning logits.
 
-Channel and downsampling plan: block i (counting from 0) has `min(base_width * 2**i, max_width)`
-output channels; a block that doubles the width has stride 2 (in its 3x3 conv, the depthwise one for
-a MobileNet block). At the defaults (16, 128) every 4-block network runs 16 -> 32 -> 64 -> 128
-channels at 28 -> 14 -> 7 -> 4 pixels, so C4 and C1+M3 differ only in block type, and C1+M3's last
-block is a depthwise layer of 64 filters [64, 1, 3, 3] and a pointwise layer of 128 filters
-[128, 64, 1, 1].
+Channel and downsampling plan (params `widths` and `strides`): block i (counting from 0) has
+`widths[i]` output channels and stride `strides[i]` (in its 3x3 conv, the depthwise one for a
+MobileNet block); blocks past the end of a list keep its last width and have stride 1. At the
+defaults (`widths: [32, 64, 64, 128]`, `strides: [1, 2, 2, 2]`) every 4-block network runs
+32 -> 64 -> 64 -> 128 channels at 28 -> 14 -> 7 -> 4 pixels, so C4 and C1+M3 differ only in block
+type, and C1+M3's last block is a depthwise layer of 64 filters [64, 1, 3, 3] and a pointwise layer
+of 128 filters [128, 64, 1, 1].
 """
 
 from __future__ import annotations
@@ -32,14 +33,20 @@ class BlockSpec:
     stride: int
 
 
-def block_plan(n_conv: int, n_mobilenet: int, base_width: int, max_width: int, in_channels: int = 1) -> list[BlockSpec]:
+def block_plan(n_conv: int, n_mobilenet: int, widths: list[int], strides: list[int],
+               in_channels: int = 1) -> list[BlockSpec]:
     plan, cin = [], in_channels
     for i in range(n_conv + n_mobilenet):
-        cout = min(base_width * 2 ** i, max_width)
-        stride = 2 if i > 0 and cout == 2 * cin else 1
+        cout = widths[min(i, len(widths) - 1)]
+        stride = strides[i] if i < len(strides) else 1
         plan.append(BlockSpec("conv" if i < n_conv else "mobilenet", cin, cout, stride))
         cin = cout
     return plan
+
+
+def plan_of(cfg: dict) -> list[BlockSpec]:
+    """The block plan of a run config."""
+    return block_plan(cfg["n_conv"], cfg["n_mobilenet"], cfg["widths"], cfg["strides"])
 
 
 def conv_block(spec: BlockSpec) -> nn.Module:
@@ -71,7 +78,7 @@ class BlockNet(nn.Module):
 
 
 def build_model(cfg: dict) -> BlockNet:
-    return BlockNet(block_plan(cfg["n_conv"], cfg["n_mobilenet"], cfg["base_width"], cfg["max_width"]))
+    return BlockNet(plan_of(cfg))
 
 
 def last_conv_weights(model: BlockNet) -> dict[str, torch.Tensor]:

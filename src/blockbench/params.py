@@ -85,9 +85,6 @@ def validate(params: Any, source: str = DEFAULT_PARAMS) -> dict:
         if cfg["split"] not in params["splits"]:
             raise ParamsError(f"{source}: {entry.where}.split: {cfg['split']!r} is not a named split; "
                               f"known splits: {', '.join(params['splits'])}")
-        if cfg["max_width"] < cfg["base_width"]:
-            raise ParamsError(f"{source}: {entry.where}: max_width ({cfg['max_width']}) is below "
-                              f"base_width ({cfg['base_width']})")
         if cfg["loss_input"] == "softmax" and cfg["remedy"] in ("class_weights", "logit_adjust", "focal"):
             raise ParamsError(f"{source}: {entry.where}: loss_input softmax cannot be combined with remedy "
                               f"{cfg['remedy']} (both replace the loss)")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import paths, study_figures
-from .models import BlockSpec, block_plan, conv_block, mobilenet_block
+from .models import BlockSpec, conv_block, mobilenet_block, plan_of
 from .params import remedy_table, replicates, run_config, split_config, study_runs
 from .stats import mcnemar
 from .storage import atomic_path, load_npz, read_json, write_json, write_text
@@ -371,7 +371,7 @@ class Study:
         import torch
         from torch.utils.flop_counter import FlopCounterMode
 
-        plan = block_plan(run.cfg["n_conv"], run.cfg["n_mobilenet"], run.cfg["base_width"], run.cfg["max_width"])
+        plan = plan_of(run.cfg)
         rows, size = [], 28
         for i, spec in enumerate(plan):
             out_size = math.ceil(size / spec.stride)
@@ -463,7 +463,7 @@ class Study:
         lines = ["## 5. Learned filters of the last convolution layer", ""]
         for name in (self.study["mobilenet"], self.study["plain"]):
             cfg = self.runs[name].cfg
-            spec: BlockSpec = block_plan(cfg["n_conv"], cfg["n_mobilenet"], cfg["base_width"], cfg["max_width"])[-1]
+            spec: BlockSpec = plan_of(cfg)[-1]
             if spec.kind == "mobilenet":
                 lines.append(f"**{name}**, last block: depthwise [{spec.in_channels}, 1, 3, 3] and pointwise "
                              f"[{spec.out_channels}, {spec.in_channels}, 1, 1] filters.")

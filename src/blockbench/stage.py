@@ -7,6 +7,7 @@ import sys
 from typing import Callable
 
 from . import params as params_mod
+from .allocator import reuse_freed_memory
 from .errors import BlockbenchError
 
 
@@ -19,6 +20,7 @@ def parser(description: str) -> argparse.ArgumentParser:
 def main(body: Callable[[argparse.Namespace, dict], None], p: argparse.ArgumentParser) -> None:
     """Parse args, load and check params, run `body`; a user mistake exits 2 with one line."""
     args = p.parse_args()
+    reuse_freed_memory()  # speed only: every stage allocates large arrays over and over
     try:
         body(args, params_mod.load(args.params))
     except BlockbenchError as exc:

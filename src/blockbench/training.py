@@ -7,6 +7,10 @@ batches. On CUDA the data lives on the GPU and the forward pass uses bf16 autoca
 Imbalance remedies (`remedy`: loss, batch order, augmentation) live in `remedies`; the trainer
 only asks them for the loss and for each epoch's index order.
 
+On the CPU, glibc's malloc is asked to keep freed memory for reuse (`reuse_freed_memory`): by
+default every activation tensor larger than a few MB is mmap'd and unmapped again at each step, and
+the page faults that refill it cost as much time as the arithmetic (docs/benchmarks.md).
+
 Model selection: with `select: best_val` (default) the model handed on is the epoch with the lowest
 validation loss; `select: last` keeps the last epoch.
 """
@@ -24,6 +28,7 @@ from torch import nn
 from tqdm import tqdm
 
 from . import remedies
+from .allocator import reuse_freed_memory
 from .models import build_model, count_parameters, macs_per_image
 
 EVAL_BATCH = 4096
@@ -157,6 +162,7 @@ def train(cfg: dict, split: dict[str, np.ndarray], threads: int = 0, device: tor
     if threads > 0:
         torch.set_num_threads(threads)
     device = device or pick_device()
+    allocator_tuned = device.type == "cpu" and reuse_freed_memory()
     torch.manual_seed(cfg["seed"])
     gen = torch.Generator(device=device).manual_seed(cfg["seed"])
 
@@ -206,6 +212,7 @@ def train(cfg: dict, split: dict[str, np.ndarray], threads: int = 0, device: tor
         "train_images_per_second": n * cfg["epochs"] / train_seconds,
         "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
         "threads": torch.get_num_threads(),
+        "reuse_freed_memory": allocator_tuned,
         "torch_version": torch.__version__,
         "seed": cfg["seed"],
         "remedy": remedies.describe(cfg),
