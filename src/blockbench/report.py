@@ -664,7 +664,7 @@ class Study:
                         f"- Against none, on all test images: {verdict_text(v)}.",
                         f"- Against none, on the minority-class test images only: {verdict_text(vm)}.",
                         f"- Upper bound: {bound.name} reaches {spread(bound.values(self.minority_mean), 'num', 3)} "
-                        f"mean minority recall; the best remedy is {res['gap_pp']:.2f} percentage points "
+                        f"mean minority recall; the best remedy is {abs(res['gap_pp']):.2f} percentage points "
                         f"{'below' if res['gap_pp'] > 0 else 'above'} it: "
                         + ("within 1 percentage point." if within else
                            f"**not** within 1 percentage point. {self.why_not(res, imb, counts)}"),
