@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from pathlib import Path
 
 from blockbench import params, paths, training
 from blockbench.storage import load_npz
@@ -31,7 +32,7 @@ def main() -> None:
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--cosine", action="store_true")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--out", default="try_plan.jsonl")
+    p.add_argument("--out", default="logs/try_plan.jsonl", help="JSON lines file (logs/ is git-ignored)")
     args = p.parse_args()
 
     cfg = dict(params.run_config(params.load(), args.run))
@@ -58,6 +59,7 @@ def main() -> None:
            "val_acc_selected": info["selected"]["val_acc"], "val_acc_last": info["last_epoch"]["val_acc"],
            "seconds_per_epoch": info["seconds_per_epoch"]}
     print(json.dumps(row))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "a") as fh:
         fh.write(json.dumps(row) + "\n")
 
