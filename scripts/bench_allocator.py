@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-ARCHS = {"c4": (4, 0), "c1m3": (1, 3)}
+ARCHS = ("c4", "c1m3")  # runs of params.yaml
 
 
 def measure(arch: str, allocator: str, steps: int, threads: int, batch: int) -> dict:
@@ -30,9 +30,7 @@ def measure(arch: str, allocator: str, steps: int, threads: int, batch: int) -> 
 
     applied = reuse_freed_memory() if allocator == "reuse" else False
     torch.set_num_threads(threads)
-    train = params.load()["train"]
-    cfg = {"widths": train["widths"], "strides": train["strides"], "n_conv": ARCHS[arch][0],
-           "n_mobilenet": ARCHS[arch][1]}
+    cfg = params.run_config(params.load(), arch)
     torch.manual_seed(0)
     model = build_model(cfg).to(memory_format=torch.channels_last)
     x = torch.randn(batch, 1, 28, 28).contiguous(memory_format=torch.channels_last)

@@ -32,9 +32,6 @@ from blockbench.storage import load_npz
 from blockbench.allocator import reuse_freed_memory
 from blockbench.training import Tensors, make_optimizer, to_tensors, train_one_epoch
 
-ARCHS = {"c4": (4, 0), "c1m3": (1, 3)}
-
-
 def write_idx(root: Path, images: np.ndarray, labels: np.ndarray) -> None:
     """Lay the images out as torchvision's MNIST expects (MNIST/raw/*-ubyte)."""
     raw = root / "MNIST" / "raw"
@@ -78,10 +75,7 @@ def measure(args, arch: str, trainer: str) -> float:
     split = load_npz(args.split, required=("x_train", "y_train"))
     x, y = split["x_train"], split["y_train"]
     mean, std = float(x.mean() / 255), float(x.std() / 255)
-    train = params.load(args.params)["train"]
-    n_conv, n_mob = ARCHS[arch]
-    cfg = {**{k: train[k] for k in ("widths", "strides", "optimizer", "lr", "weight_decay")},
-           "n_conv": n_conv, "n_mobilenet": n_mob}
+    cfg = params.run_config(params.load(args.params), arch)  # the run's blocks, widths, strides, optimizer
     loss_fn = nn.CrossEntropyLoss()
     torch.manual_seed(0)
     if trainer == "blockbench":
@@ -109,7 +103,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=1500)
     p.add_argument("--epochs", type=int, default=2, help="timed epochs per trainer (after one warm-up)")
-    p.add_argument("--archs", default="c4,c1m3")
+    p.add_argument("--archs", default="c4,c1m3", help="runs of params.yaml")
     p.add_argument("--params", default="params.yaml", help="the widths, strides and optimizer come from its train section")
     p.add_argument("--worker", nargs=2, metavar=("ARCH", "TRAINER"), help=argparse.SUPPRESS)
     args = p.parse_args()
