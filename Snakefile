@@ -1,22 +1,35 @@
-# blockbench pipeline under Snakemake: `snakemake --cores 4 <target>`.
-# params.yaml is the single source of truth; each rule carries the resolved params it reads as
-# `params:`, so Snakemake's params trigger reruns exactly the jobs whose params changed.
+# blockbench under Snakemake: `snakemake --cores 4 results/summary.md`. params.yaml is the one source
+# of truth; dvc.yaml describes the same DAG for DVC.
+#
+# How reruns stay exact (README, "Caching"). Snakemake reruns a job when an input is newer than
+# its outputs, or when a job of the same invocation rewrites one of its non-ancient inputs. It keeps
+# no record of jobs run elsewhere (a fresh clone), and a clone writes files in path order. So:
+# - rules key on small files rewritten only when their content changes, written here at parse
+#   time by blockbench.keys: results/configs/<run>.yaml (train), results/configs/splits/<split>.yaml
+#   (split) and results/code/<stage>.sha256 (a stage's code, derived from its imports, and the
+#   params sections it reads); all sort before the outputs made from them;
+# - a rule's non-ancient inputs from upstream rules sort before its outputs (train's copy of the
+#   config, results/runs/<run>/config.yaml, links it to evaluate and plot; evaluate's
+#   confusion.csv links it to plot; aggregate writes after runs/ and splits/), so a fresh clone
+#   has nothing to do and a rerun still reruns what follows;
+# - the rest is ancient(): code files (declared; keyed by the fingerprint), data/ (rebuilt on a
+#   clone: `snakemake --cores 4 data` first), and outputs already linked by another file.
+# Parsing imports neither torch nor pandas.
 import sys
 
-from blockbench import params as bbp
-from blockbench import dvcgen, paths, report
+from blockbench import codedeps, keys, params as bbp, paths
 
 configfile: "params.yaml"
 
 try:
     bbp.validate(config, "params.yaml")
+    RUNS = keys.write(config)  # run -> split; only files whose content changed are rewritten
 except bbp.ParamsError as exc:
     sys.exit(f"error: {exc}")
 
 DATASET = config["data"]["dataset"]
 SPLITS = list(config["splits"])
-RUNS = bbp.run_names(config)  # named runs, grid runs and seed replicates, as in dvc.yaml
-SCRIPTS = "workflow/scripts"
+RAW = str(paths.raw(DATASET))
 
 
 wildcard_constraints:
@@ -24,23 +37,34 @@ wildcard_constraints:
     run="[a-z][a-z0-9_]*",
 
 
+def code(stage):
+    """A stage's code inputs: its files (ancient) and the fingerprint of them and its params."""
+    return {"stamp": str(keys.stamp_path(stage)),
+            "code": [ancient(f) for f in codedeps.stage_code(stage)]}
+
+
+def split_of(wildcards):
+    return ancient(str(paths.prepared(RUNS[wildcards.run])))
+
+
 rule all:
     input:
-        expand(str(paths.split_counts("{split}")), split=SPLITS),
-        expand(str(paths.metrics("{run}")), run=RUNS),
-        expand(str(paths.filters_dir("{run}")), run=RUNS),
-        str(report.SUMMARY),
+        expand("results/runs/{run}/figures", run=RUNS),
+        str(paths.SUMMARY),
+
+
+rule data:
+    input:
+        RAW,
+        expand("data/prepared/{split}/split.npz", split=SPLITS),
 
 
 rule download:
     input:
-        script=f"{SCRIPTS}/download.py",
-        library=dvcgen.DOWNLOAD_LIBRARY,
+        **code("download"),
     output:
-        raw=str(paths.raw(DATASET)),
+        raw=RAW,
         info=str(paths.raw_info(DATASET)),
-    params:
-        data=config["data"],
     log:
         "logs/download.log",
     benchmark:
@@ -49,21 +73,18 @@ rule download:
     conda:
         "workflow/envs/blockbench.yaml"
     shell:
-        "python {input.script} 2>&1 | tee {log}"
+        "python workflow/scripts/download.py 2>&1 | tee {log}"
 
 
 rule split:
     input:
-        script=f"{SCRIPTS}/split.py",
-        library=dvcgen.SPLIT_LIBRARY,
-        raw=rules.download.output.raw,
+        **code("split"),
+        config="results/configs/splits/{split}.yaml",
+        raw=RAW,
     output:
-        prepared=str(paths.prepared("{split}")),
-        counts=str(paths.split_counts("{split}")),
-        figure=str(paths.split_figure("{split}")),
-    params:
-        dataset=DATASET,
-        split=lambda w: bbp.split_config(config, w.split),
+        prepared="data/prepared/{split}/split.npz",
+        counts="results/splits/{split}/counts.json",
+        figure="results/splits/{split}/class_distribution.png",
     log:
         "logs/split/{split}.log",
     benchmark:
@@ -72,20 +93,20 @@ rule split:
     conda:
         "workflow/envs/blockbench.yaml"
     shell:
-        "python {input.script} --split {wildcards.split} 2>&1 | tee {log}"
+        "python workflow/scripts/split.py --split {wildcards.split} 2>&1 | tee {log}"
 
 
 rule train:
     input:
-        script=f"{SCRIPTS}/train.py",
-        library=dvcgen.TRAIN_LIBRARY,
-        split=lambda w: str(paths.prepared(bbp.run_config(config, w.run)["split"])),
+        **code("train"),
+        config="results/configs/{run}.yaml",
+        data_code=[str(keys.stamp_path("download")), str(keys.stamp_path("split"))],
+        split=split_of,
     output:
-        model=str(paths.model("{run}")),
-        history=str(paths.history("{run}")),
-        info=str(paths.train_info("{run}")),
-    params:
-        run=lambda w: bbp.run_config(config, w.run),
+        trained_config="results/runs/{run}/config.yaml",
+        model="results/runs/{run}/model.pt",
+        info="results/runs/{run}/train.json",
+        history="results/runs/{run}/history.csv",
     log:
         "logs/train/{run}.log",
     benchmark:
@@ -94,23 +115,20 @@ rule train:
     conda:
         "workflow/envs/blockbench.yaml"
     shell:
-        "python {input.script} --run {wildcards.run} --threads {threads} 2>&1 | tee {log}"
+        "python workflow/scripts/train.py --run {wildcards.run} --threads {threads} 2>&1 | tee {log}"
 
 
 rule evaluate:
     input:
-        script=f"{SCRIPTS}/evaluate.py",
-        library=dvcgen.EVALUATE_LIBRARY,
-        model=str(paths.model("{run}")),
-        split=lambda w: str(paths.prepared(bbp.run_config(config, w.run)["split"])),
+        **code("evaluate"),
+        config="results/runs/{run}/config.yaml",
+        model=ancient("results/runs/{run}/model.pt"),
+        data_code=str(keys.stamp_path("download")),
+        test=ancient(RAW),
     output:
-        predictions=str(paths.predictions("{run}")),
-        metrics=str(paths.metrics("{run}")),
-        confusion=str(paths.confusion("{run}")),
-        roc=str(paths.roc("{run}")),
-    params:
-        minority=lambda w: bbp.split_config(config, bbp.run_config(config, w.run)["split"])["minority_classes"],
-        evaluate=config["evaluate"],
+        metrics="results/runs/{run}/metrics.json",
+        confusion="results/runs/{run}/confusion.csv",
+        roc="results/runs/{run}/roc.csv",
     log:
         "logs/evaluate/{run}.log",
     benchmark:
@@ -119,22 +137,22 @@ rule evaluate:
     conda:
         "workflow/envs/blockbench.yaml"
     shell:
-        "python {input.script} --run {wildcards.run} 2>&1 | tee {log}"
+        "python workflow/scripts/evaluate.py --run {wildcards.run} 2>&1 | tee {log}"
 
 
 rule plot:
     input:
-        script=f"{SCRIPTS}/plot.py",
-        library=dvcgen.PLOT_LIBRARY,
-        model=str(paths.model("{run}")),
-        history=str(paths.history("{run}")),
-        info=str(paths.train_info("{run}")),
-        metrics=str(paths.metrics("{run}")),
-        predictions=str(paths.predictions("{run}")),
-        split=lambda w: str(paths.prepared(bbp.run_config(config, w.run)["split"])),
+        **code("plot"),
+        config="results/runs/{run}/config.yaml",
+        model=ancient("results/runs/{run}/model.pt"),
+        info=ancient("results/runs/{run}/train.json"),
+        history=ancient("results/runs/{run}/history.csv"),
+        metrics=ancient("results/runs/{run}/metrics.json"),
+        confusion="results/runs/{run}/confusion.csv",
+        data_code=str(keys.stamp_path("download")),
+        test=ancient(RAW),
     output:
-        [str(paths.figures_dir("{run}") / f"{name}.png") for name in paths.RUN_FIGURES],
-        filters=directory(str(paths.filters_dir("{run}"))),
+        figures=directory("results/runs/{run}/figures"),
     log:
         "logs/plot/{run}.log",
     benchmark:
@@ -143,21 +161,23 @@ rule plot:
     conda:
         "workflow/envs/blockbench.yaml"
     shell:
-        "python {input.script} --run {wildcards.run} 2>&1 | tee {log}"
+        "python workflow/scripts/plot.py --run {wildcards.run} 2>&1 | tee {log}"
 
 
 rule aggregate:
     input:
-        script=f"{SCRIPTS}/aggregate.py",
-        library=dvcgen.AGGREGATE_LIBRARY,
-        runs=dvcgen.aggregate_inputs(config),
+        **code("aggregate"),
+        runs=expand("results/runs/{run}/{file}", run=RUNS,
+                    file=["train.json", "history.csv", "metrics.json", "confusion.csv", "figures"]),
+        # ancient: a fresh clone rebuilds the splits (same content); a split that really changes
+        # changes its runs' configs, and so reruns this rule through the runs' files
+        splits=[ancient(f) for f in expand("results/splits/{split}/{file}", split=SPLITS,
+                                           file=["counts.json", "class_distribution.png"])],
     output:
-        summary=str(report.SUMMARY),
-        summary_json=str(report.SUMMARY_JSON),
-        tables=directory(str(report.TABLES)),
-        figures=directory(str(report.FIGURES)),
-    params:
-        study=config["study"],
+        summary=str(paths.SUMMARY),
+        summary_json=str(paths.SUMMARY_JSON),
+        tables=directory(str(paths.TABLES)),
+        figures=directory(str(paths.FIGURES)),
     log:
         "logs/aggregate.log",
     benchmark:
@@ -166,4 +186,4 @@ rule aggregate:
     conda:
         "workflow/envs/blockbench.yaml"
     shell:
-        "python {input.script} 2>&1 | tee {log}"
+        "python workflow/scripts/aggregate.py 2>&1 | tee {log}"

@@ -14,14 +14,18 @@ from conftest import REPO
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=cwd, env=engine_env(), capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, env=engine_env(cwd), capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc
 
 
+def git(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    return run(["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", *args], repo)
+
+
 def make_copy(dest: Path, params: dict, dvc: bool) -> Path:
-    """A minimal copy of the repo with `params` as params.yaml and dvc.yaml generated from it."""
+    """A minimal copy of the repo with `params` as params.yaml and its run configs written."""
     copy_pipeline(REPO, dest, params)
     if dvc:
         run(["dvc", "init", "--no-scm", "-q"], dest)
@@ -29,6 +33,7 @@ def make_copy(dest: Path, params: dict, dvc: bool) -> Path:
 
 
 def edit_params(repo: Path, edit) -> None:
+    """Edit params.yaml and rewrite the run configs, as scripts/main.sh and the Snakefile do."""
     params = yaml.safe_load((repo / "params.yaml").read_text())
     edit(params)
     write_params(repo, params)
@@ -40,6 +45,11 @@ def dvc_stale(repo: Path) -> set[str]:
     return set(json.loads(out or "{}"))
 
 
+def dvc_ran(stdout: str) -> set[str]:
+    """The stages a `dvc repro` ran (not the ones it skipped)."""
+    return set(re.findall(r"^Running stage '([^']+)'", stdout, re.M))
+
+
 def snakemake_planned(repo: Path, *targets: str) -> dict[str, int]:
     """Jobs per rule that `snakemake -n` plans (the `all` target rule left out)."""
     out = run(["snakemake", "-n", "--cores", "1", *targets], repo).stdout
@@ -49,3 +59,9 @@ def snakemake_planned(repo: Path, *targets: str) -> dict[str, int]:
     jobs = dict((m[1], int(m[2])) for m in re.finditer(r"^(\S+)\s+(\d+)$", table, re.M))
     jobs.pop("all", None)
     return jobs
+
+
+def snakemake_planned_runs(repo: Path, rule: str, *targets: str) -> set[str]:
+    """The runs whose `rule` job `snakemake -n -p` would run."""
+    out = run(["snakemake", "-n", "-p", "--cores", "1", *targets], repo).stdout
+    return set(re.findall(rf"workflow/scripts/{rule}\.py --run (\S+)", out))

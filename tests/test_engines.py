@@ -1,153 +1,178 @@
-"""Both engines run the pipeline from params.yaml, agree byte for byte, and rerun only what changed."""
+"""Both engines run the whole DAG from params.yaml, agree byte for byte, keep a fresh clone cached,
+and rerun exactly what a change touches.
+
+One DVC-built repository (`origin`, committed to git as a user would) is cloned afresh for each
+scenario, because a clone is what a new user or CI starts from."""
 
 from __future__ import annotations
 
-import copy
 import json
-import re
 
+import pandas as pd
 import pytest
 
-from blockbench import dvcgen, params as bbp
-from conftest import REPO, digits_params
-from enginekit import dvc_stale, edit_params, make_copy, run, snakemake_planned, write_params
+from blockbench import params as bbp
+from conftest import digits_params
+from enginekit import (dvc_ran, dvc_stale, edit_params, git, make_copy, run, snakemake_planned,
+                       snakemake_planned_runs)
 
 pytestmark = pytest.mark.engines
 
-DETERMINISTIC_OUTPUTS = [
-    "data/raw/digits.npz", "data/raw/digits.json",
-    "data/prepared/imbalanced/split.npz",
+RUNS = {"c4", "c4_s1", "c4_focal", "c1m3"}
+C4_FAMILY = {"c4", "c4_s1", "c4_focal"}  # c4, its seed replicate and the grid run built on it
+BYTE_IDENTICAL = [
+    "data/raw/digits.npz", "data/prepared/imbalanced/split.npz",
     "results/splits/imbalanced/counts.json", "results/splits/imbalanced/class_distribution.png",
+    *[f"results/runs/{r}/{f}" for r in sorted(RUNS)
+      for f in ("config.yaml", "model.pt", "metrics.json", "confusion.csv", "roc.csv", "figures/confusion.png")],
 ]
 
 
 def engine_params() -> dict:
-    """digits, 1 epoch, two runs: c4 inherits every default, c1m3 overrides lr."""
+    """digits, 1 epoch: c4 (+ seed replicate c4_s1, + grid run c4_focal) inherits the defaults,
+    c1m3 overrides lr."""
     p = digits_params()
     p["splits"] = {"imbalanced": {}}
-    p.pop("grids", None)
-    p["runs"] = {"c4": {"n_conv": 4, "n_mobilenet": 0}, "c1m3": {"n_conv": 1, "n_mobilenet": 3, "lr": 0.02}}
+    p["runs"] = {"c4": {"n_conv": 4, "n_mobilenet": 0, "replicate_seeds": [1]},
+                 "c1m3": {"n_conv": 1, "n_mobilenet": 3, "lr": 0.02}}
+    p["grids"] = {"remedies": {"runs": ["c4"], "variants": {"focal": {"remedy": "focal", "replicate_seeds": []}}}}
     p["study"] = {"mobilenet": "c1m3", "plain": "c4", "block_counts": ["c1m3"], "double_softmax": None,
                   "sweeps": {}, "alpha": 0.05}
     p["evaluate"] = {"bootstrap_samples": 50}
     return bbp.validate(p)
 
 
-def git(repo, *args):
-    return run(["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", *args], repo)
-
-
-def test_committed_dvc_yaml_is_in_sync_with_params():
-    assert (REPO / "dvc.yaml").read_text() == dvcgen.render(bbp.load(REPO / "params.yaml"))
-
-
-def test_grids_and_replicates_expand_the_same_in_both_engines(tmp_path):
-    p = engine_params()
-    p["splits"]["balanced"] = {"keep_fraction": 1.0}
-    p["runs"]["c4"]["replicate_seeds"] = [1, 2]
-    p["grids"] = {"remedies": {"runs": ["c1m3", "c4"], "variants": {
-        "focal": {"remedy": "focal"}, "balanced": {"split": "balanced", "replicate_seeds": [3]}}}}
-    p = bbp.validate(p)
-    repo = make_copy(tmp_path / "grid", p, dvc=True)
-    dvc_runs = {s.split(" ")[0].removeprefix("train-")
-                for s in run(["dvc", "stage", "list"], repo).stdout.splitlines() if s.startswith("train-")}
-    dry = run(["snakemake", "-n", "--cores", "1", "-p", "--forceall"], repo).stdout
-    smk_runs = set(re.findall(r"train\.py --run (\S+)", dry))
-    expected = {"c4", "c4_s1", "c4_s2", "c1m3", "c1m3_focal", "c1m3_balanced", "c1m3_balanced_s3",
-                "c4_focal", "c4_focal_s1", "c4_focal_s2", "c4_balanced", "c4_balanced_s3"}  # the variant's seeds win
-    assert dvc_runs == smk_runs == set(bbp.run_names(p)) == expected
-    # the seeds the engines train with: the replicate's seed is its name's
-    seeds = {n: bbp.run_config(p, n)["seed"] for n in expected}
-    assert seeds["c4_balanced_s3"] == 3 and seeds["c4"] == 0 and seeds["c4_focal_s2"] == 2
-    assert bbp.run_config(p, "c4_balanced")["split"] == "balanced"
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory):
+    """The pipeline run once by DVC and committed (results/ and dvc.lock in git), with a local DVC remote."""
+    base = tmp_path_factory.mktemp("engines")
+    repo = make_copy(base / "origin", engine_params(), dvc=False)
+    git(repo, "init", "-q")
+    run(["dvc", "init", "-q"], repo)
+    out = run(["dvc", "repro"], repo).stdout
+    run(["dvc", "remote", "add", "-d", "local", str(base / "remote")], repo)
+    run(["dvc", "push", "-q"], repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "study")
+    return repo, out
 
 
 @pytest.fixture(scope="module")
-def repos(tmp_path_factory):
-    params = engine_params()
-    base = tmp_path_factory.mktemp("engines")
-    dvc_repo = make_copy(base / "dvc", params, dvc=False)
-    smk_repo = make_copy(base / "smk", params, dvc=False)
-    git(dvc_repo, "init", "-q")
-    run(["dvc", "init", "-q"], dvc_repo)
-    run(["dvc", "repro"], dvc_repo)
-    git(dvc_repo, "add", "-A")
-    git(dvc_repo, "commit", "-q", "-m", "baseline")
-    run(["snakemake", "--cores", "2"], smk_repo)
-    return dvc_repo, smk_repo, params
+def smk(tmp_path_factory):
+    """The same pipeline run from nothing by Snakemake."""
+    repo = make_copy(tmp_path_factory.mktemp("engines") / "smk", engine_params(), dvc=False)
+    out = run(["snakemake", "--cores", "2"], repo).stdout
+    return repo, out
 
 
-@pytest.fixture
-def edit(repos):
-    """Apply an edit of params.yaml to both copies; restore the original afterwards."""
-    dvc_repo, smk_repo, params = repos
-
-    def apply(change):
-        for repo in (dvc_repo, smk_repo):
-            edit_params(repo, change)
-
-    yield apply
-    for repo in (dvc_repo, smk_repo):
-        write_params(repo, copy.deepcopy(params))
+def clone(origin, tmp_path, name="clone"):
+    repo, _ = origin
+    run(["git", "clone", "-q", str(repo), str(tmp_path / name)], tmp_path)
+    return tmp_path / name
 
 
-def test_both_engines_write_byte_identical_outputs(repos):
-    dvc_repo, smk_repo, _ = repos
-    for rel in DETERMINISTIC_OUTPUTS:
+def main_job(repo) -> str:
+    """What scripts/main.sh does after set-up: write the run configs, then `dvc repro`."""
+    run(["python", "workflow/scripts/configs.py"], repo)
+    return run(["dvc", "repro"], repo).stdout
+
+
+def test_dvc_runs_the_whole_dag(origin):
+    _, out = origin
+    ran = dvc_ran(out)
+    assert {f"{stage}@{r}" for stage in ("train", "evaluate", "plot") for r in RUNS} <= ran
+    assert {"configs", "download", "split@imbalanced", "aggregate"} <= ran
+
+
+def test_snakemake_runs_the_whole_dag_with_the_same_bytes(origin, smk):
+    dvc_repo, _ = origin
+    smk_repo, out = smk
+    for rule in ("train", "evaluate", "plot"):
+        assert snakemake_planned_runs(smk_repo, rule, "--forceall") == RUNS
+    assert "aggregate: wrote results/summary.md" in out
+    for rel in BYTE_IDENTICAL:
         a, b = (dvc_repo / rel).read_bytes(), (smk_repo / rel).read_bytes()
         assert a, rel
         assert a == b, f"{rel} differs between the engines"
-
-
-def test_both_engines_train_every_run_with_the_same_history(repos):
-    import pandas as pd
-
-    dvc_repo, smk_repo, params = repos
-    for name in params["runs"]:
-        a = pd.read_csv(dvc_repo / f"results/runs/{name}/history.csv").drop(columns="seconds")
-        b = pd.read_csv(smk_repo / f"results/runs/{name}/history.csv").drop(columns="seconds")
-        assert len(a) == params["train"]["epochs"]
+    for r in RUNS:  # same training, epoch by epoch (the seconds column is a timing)
+        a, b = (pd.read_csv(repo / f"results/runs/{r}/history.csv").drop(columns="seconds")
+                for repo in (dvc_repo, smk_repo))
         pd.testing.assert_frame_equal(a, b)
 
 
-def test_nothing_left_to_do_after_a_run(repos):
-    dvc_repo, smk_repo, _ = repos
-    assert dvc_stale(dvc_repo) == set()
-    assert snakemake_planned(smk_repo) == {}
+def test_nothing_left_to_do_after_a_run(origin, smk):
+    assert dvc_stale(origin[0]) == set()
+    assert snakemake_planned(smk[0]) == {}
 
 
-def test_changing_keep_fraction_makes_only_the_split_and_what_follows_stale(repos, edit):
-    dvc_repo, smk_repo, _ = repos
-    edit(lambda p: p["split"].update(keep_fraction=0.1))
-    assert dvc_stale(dvc_repo) == {"split-imbalanced"}  # dvc status names the stage whose own inputs changed
-    planned = snakemake_planned(smk_repo)
-    assert planned.pop("split") == 1 and set(planned) <= {"train", "evaluate", "plot", "aggregate"}
+def test_a_fresh_clone_retrains_nothing_and_changes_no_file(origin, tmp_path):
+    repo = clone(origin, tmp_path)
+    ran = dvc_ran(main_job(repo))
+    assert ran <= {"download", "split@imbalanced"}, ran  # data/ is rebuilt; every trained run is kept
+    assert git(repo, "status", "--porcelain").stdout == ""
+    assert json.loads(run(["dvc", "metrics", "diff", "--json"], repo).stdout or "{}") == {}
+    assert snakemake_planned(repo, "results/summary.md") == {}
+    assert dvc_stale(repo) == set()
 
 
-def test_changing_one_runs_lr_makes_only_that_run_stale(repos, edit):
-    dvc_repo, smk_repo, _ = repos
-    edit(lambda p: p["runs"]["c4"].update(lr=0.05))
-    assert dvc_stale(dvc_repo) == {"train-c4"}
-    assert snakemake_planned(smk_repo, "results/runs/c4/train.json", "results/runs/c1m3/train.json") == {"train": 1}
+def test_a_fresh_clone_under_snakemake_first_trains_nothing(origin, tmp_path):
+    repo = clone(origin, tmp_path)
+    assert snakemake_planned(repo, "results/summary.md") == {}
+    run(["snakemake", "--cores", "2", "data"], repo)  # the README's first step on a fresh clone
+    planned = snakemake_planned(repo, "results/summary.md")
+    assert not {"train", "evaluate", "plot"} & set(planned), planned
 
 
-def test_changing_a_default_makes_only_the_runs_that_inherit_it_stale(repos, edit):
-    dvc_repo, smk_repo, _ = repos
-    edit(lambda p: p["train"].update(lr=0.005))  # c1m3 overrides lr: only c4 inherits it
-    assert dvc_stale(dvc_repo) == {"train-c4"}
-    assert snakemake_planned(smk_repo, "results/runs/c4/train.json", "results/runs/c1m3/train.json") == {"train": 1}
-    edit(lambda p: p["train"].update(weight_decay=0.001))  # both inherit it
-    assert dvc_stale(dvc_repo) == {"train-c4", "train-c1m3"}
-    assert snakemake_planned(smk_repo, "results/runs/c4/train.json", "results/runs/c1m3/train.json") == {"train": 2}
+def test_a_fresh_clone_pulls_the_data_from_the_remote_and_is_up_to_date(origin, tmp_path):
+    repo = clone(origin, tmp_path)
+    run(["dvc", "pull", "-q"], repo)
+    assert (repo / "data/prepared/imbalanced/split.npz").is_file()
+    assert dvc_stale(repo) == set()
 
 
-def test_after_changing_one_runs_lr_only_its_metrics_change(repos):
-    """Runs last: it reproduces the DVC copy with c4 at another learning rate."""
-    dvc_repo, _, _ = repos
-    edit_params(dvc_repo, lambda p: p["runs"]["c4"].update(lr=0.05))
-    run(["dvc", "repro"], dvc_repo)
-    diff = json.loads(run(["dvc", "metrics", "diff", "--json"], dvc_repo).stdout or "{}")
+def test_changing_one_runs_lr_makes_only_that_run_and_its_family_stale(origin, tmp_path):
+    repo = clone(origin, tmp_path)
+    main_job(repo)
+    edit_params(repo, lambda p: p["runs"]["c4"].update(lr=0.05))
+    assert dvc_stale(repo) == {"configs"} | {f"train@{r}" for r in C4_FAMILY}
+    for rule in ("train", "evaluate", "plot"):  # Snakemake plans what follows too
+        assert snakemake_planned_runs(repo, rule, "results/summary.md") == C4_FAMILY
+
+
+def test_changing_a_default_makes_only_the_runs_that_inherit_it_stale(origin, tmp_path):
+    repo = clone(origin, tmp_path)
+    main_job(repo)
+    edit_params(repo, lambda p: p["train"].update(lr=0.005))  # c1m3 overrides lr
+    assert dvc_stale(repo) == {"configs"} | {f"train@{r}" for r in C4_FAMILY}
+    assert snakemake_planned_runs(repo, "train", "results/summary.md") == C4_FAMILY
+    edit_params(repo, lambda p: p["train"].update(focal_gamma=1.0))  # read by the focal run only
+    assert snakemake_planned_runs(repo, "train", "results/summary.md") == C4_FAMILY
+
+
+def test_code_edits_rerun_the_stages_that_import_the_code(origin, tmp_path):
+    repo = clone(origin, tmp_path)
+    main_job(repo)
+    with open(repo / "src/blockbench/report.py", "a") as fh:
+        fh.write("# an edit\n")
+    assert dvc_stale(repo) == {"aggregate"}
+    assert snakemake_planned(repo, "results/summary.md") == {"aggregate": 1}
+    with open(repo / "src/blockbench/params.py", "a") as fh:  # the module that resolves run configs
+        fh.write("# an edit\n")
+    stale = dvc_stale(repo)
+    assert {f"train@{r}" for r in RUNS} <= stale and "configs" in stale
+    # every stage imports params.py, the data stages too: Snakemake rebuilds data/ first (the
+    # README's two steps), since it plans nothing behind a data job it must rerun (ancient links)
+    run(["snakemake", "--cores", "2", "data"], repo)
+    assert snakemake_planned_runs(repo, "train", "results/summary.md") == RUNS
+
+
+def test_after_changing_one_runs_lr_only_its_metrics_change(origin, tmp_path):
+    repo = clone(origin, tmp_path)
+    main_job(repo)
+    edit_params(repo, lambda p: p["runs"]["c1m3"].update(lr=0.05))
+    ran = dvc_ran(run(["dvc", "repro"], repo).stdout)
+    assert {s for s in ran if s.startswith("train@")} == {"train@c1m3"}
+    diff = json.loads(run(["dvc", "metrics", "diff", "--json"], repo).stdout or "{}")
     changed = {path for path, values in diff.items() if values}
-    assert "results/runs/c4/metrics.json" in changed
-    assert not any("c1m3" in path for path in changed)
-    assert changed <= {"results/runs/c4/metrics.json", "results/summary.json"}
+    assert "results/runs/c1m3/metrics.json" in changed
+    assert changed <= {"results/runs/c1m3/metrics.json", "results/summary.json"}

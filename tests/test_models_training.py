@@ -1,9 +1,12 @@
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from blockbench import models, paths, remedies, stages, training
+from blockbench import keys, models, paths, remedies, training
+from blockbench.stages import split as split_stage, train as train_stage
 from blockbench.errors import BlockbenchError
 from blockbench.params import run_config, split_config
 from blockbench.split import make_split
@@ -99,8 +102,9 @@ def test_model_selection_best_val_and_last(digits_split):
 def test_train_stage_writes_loadable_model_history_and_facts(tmp_path, params, digits_arrays):
     from blockbench.storage import save_npz
     save_npz(tmp_path / paths.raw("digits"), **digits_arrays)
-    stages.split(params, "imbalanced", root=tmp_path)
-    stages.train(params, "c1m3", threads=1, root=tmp_path)
+    keys.write(params, tmp_path)
+    split_stage.run(params, "imbalanced", root=tmp_path)
+    train_stage.run(params, "c1m3", threads=1, root=tmp_path)
     hist = pd.read_csv(tmp_path / paths.history("c1m3"))
     assert list(hist.columns) == ["epoch", "train_loss", "val_loss", "train_acc", "val_acc", "seconds"]
     ckpt = torch.load(tmp_path / paths.model("c1m3"), weights_only=True)
@@ -111,16 +115,40 @@ def test_train_stage_writes_loadable_model_history_and_facts(tmp_path, params, d
     assert info["parameters"] == models.count_parameters(model)
     for key in ("macs_per_image", "wall_seconds", "train_images_per_second", "device", "torch_version", "seed"):
         assert key in info
-    import platform
-    on_cpu_glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc" and not torch.cuda.is_available()
-    assert info["reuse_freed_memory"] == on_cpu_glibc
+    assert info["inference"]["images"] == info["n_val"] and info["inference"]["seconds_per_image"] > 0
+    assert info["reuse_freed_memory"] is False  # only the stage entry point (cli.main) tunes the allocator
+
+
+def test_train_stage_refuses_a_config_file_out_of_date_with_params(tmp_path, params, digits_arrays):
+    from blockbench.errors import BlockbenchError
+    from blockbench.storage import save_npz
+    save_npz(tmp_path / paths.raw("digits"), **digits_arrays)
+    keys.write(params, tmp_path)
+    params["runs"]["c1m3"]["lr"] = 0.5
+    with pytest.raises(BlockbenchError, match="results/configs/c1m3.yaml is out of date with params.yaml"):
+        train_stage.run(params, "c1m3", threads=1, root=tmp_path)
+
+
+def test_same_weights_give_the_same_model_file_bytes(tmp_path):
+    """torch.save to a path names the archive after the random temporary file; ours does not."""
+    cfg = small_run()
+    torch.manual_seed(0)
+    model = models.build_model(cfg)
+    a, b = tmp_path / "a" / "model.pt", tmp_path / "b" / "model.pt"
+    models.save_checkpoint(a, model, cfg, input_mean=0.1, input_std=0.3, selected_epoch=2)
+    models.save_checkpoint(b, copy.deepcopy(model), cfg, input_mean=0.1, input_std=0.3, selected_epoch=2)
+    assert a.read_bytes() == b.read_bytes()
+    with torch.no_grad():
+        next(model.parameters())[0].flatten()[0] += 1e-3
+    models.save_checkpoint(b, model, cfg, input_mean=0.1, input_std=0.3, selected_epoch=2)
+    assert a.read_bytes() != b.read_bytes()  # and different weights, different bytes
 
 
 _TRAIN_TWICE = """
 import json, sys, numpy as np, torch
-from blockbench import training
-if sys.argv[1] == "off":
-    training.reuse_freed_memory = lambda: False
+from blockbench import allocator, training
+if sys.argv[1] == "on":
+    allocator.reuse_freed_memory()
 rng = np.random.default_rng(0)
 split = {f"{k}_{part}": v for part, n in (("train", 300), ("val", 100)) for k, v in
          (("x", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)), ("y", rng.integers(0, 10, n)))}

@@ -11,7 +11,7 @@ import pytest
 from blockbench import evaluation, figures, params as bbp, paths, report
 from blockbench.remedies import describe
 from blockbench.stats import mcnemar
-from blockbench.storage import save_npz, write_json
+from blockbench.storage import write_json
 from conftest import digits_params
 
 N_TEST = 2000
@@ -67,10 +67,8 @@ def fabricate(root, params):
         proba = np.full((N_TEST, 10), 0.01, dtype=np.float32)
         proba[np.arange(N_TEST), pred] = 0.91
         m = evaluation.compute_metrics(y, pred, proba, minority, bootstrap_samples=50)
-        m["inference"] = {"seconds_per_image": 1e-5 * (n_conv + 1)}
         write_json(root / paths.metrics(name), m)
-        save_npz(root / paths.predictions(name), y_true=y, y_pred=pred, proba=proba,
-                 features=rng.normal(size=(N_TEST, 4)).astype(np.float32))
+        pd.DataFrame({"actual": y, "predicted": pred}).to_csv(root / paths.confusion(name), index=False)
         hist = pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.5], "val_loss": [1.1, 0.6],
                              "train_acc": [0.6, 0.9], "val_acc": [0.6, 0.85], "seconds": [1.0, 1.0]})
         paths.run_dir(name).mkdir(parents=True, exist_ok=True)
@@ -78,7 +76,8 @@ def fabricate(root, params):
         write_json(root / paths.train_info(name), {
             "parameters": 1000 * (n_conv + 1), "macs_per_image": 10000 * (n_conv + 1), "seconds_per_epoch": 1.0 + n_conv,
             "selected_epoch": 2, "selected": {"val_loss": 0.6, "val_acc": 0.85}, "n_train": 900, "dataset": "digits",
-            "device": "cpu", "threads": 1, "remedy": describe(cfg)})
+            "device": "cpu", "threads": 1, "remedy": describe(cfg),
+            "inference": {"seconds_per_image": 1e-5 * (n_conv + 1)}})
         if entries[name].seed is None:  # the report draws the first seed's figures
             for fig in ("loss", "accuracy", "confusion", "roc", "tsne", "per_class", "correct", "wrong"):
                 figures.loss_curves(hist, root / paths.run_figures(name, cfg)[fig], f"{name} {fig}")
@@ -110,9 +109,11 @@ def test_pair_verdicts_follow_the_paired_test(built):
     row = pairs[(pairs["a"] == "a") & (pairs["b"] == "b")].iloc[0]
     assert row["verdict"] == "significant"
     assert row["test"] == "exact McNemar, pooled over 3 seeds" and row["seeds"] == 3
-    pooled = [mcnemar(np.load(root / paths.predictions(x))["y_pred"] == np.load(root / paths.predictions(x))["y_true"],
-                      np.load(root / paths.predictions(y))["y_pred"] == np.load(root / paths.predictions(y))["y_true"])
-              for x, y in (("a", "b"), ("a_s1", "b_s1"), ("a_s2", "b_s2"))]
+    def correct(run):
+        pred = pd.read_csv(root / paths.confusion(run))
+        return (pred["actual"] == pred["predicted"]).to_numpy()
+
+    pooled = [mcnemar(correct(x), correct(y)) for x, y in (("a", "b"), ("a_s1", "b_s1"), ("a_s2", "b_s2"))]
     assert row["only a right"] == sum(t["only_a_correct"] for t in pooled)
     assert float(row["paired t-test p (seeds)"]) < 0.05
     assert pairs[(pairs["a"] == "a") & (pairs["b"] == "same")].iloc[0]["test"] == "exact McNemar"

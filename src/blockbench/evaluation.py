@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn import metrics as skm
 
-N_CLASSES = 10
+from . import N_CLASSES
 BOOTSTRAP_SAMPLES = 1000
 CI_LEVEL = 0.95
 
@@ -82,7 +82,7 @@ def predict(model, images: np.ndarray, mean: float, std: float) -> tuple[np.ndar
     """Class probabilities and penultimate features of `images` (uint8 N x 28 x 28), batched."""
     import torch
 
-    from .training import EVAL_BATCH, to_tensors
+    from .tensors import EVAL_BATCH, to_tensors
 
     data = to_tensors(images, np.zeros(len(images), dtype=np.int64), mean, std, torch.device("cpu"))
     model.eval()

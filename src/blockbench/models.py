@@ -22,7 +22,8 @@ import torch
 from torch import nn
 from torchvision.ops import Conv2dNormActivation
 
-N_CLASSES = 10
+from . import N_CLASSES
+
 
 
 @dataclass(frozen=True)
@@ -108,11 +109,17 @@ def macs_per_image(model: nn.Module, image_size: int = 28) -> int:
 
 
 def save_checkpoint(path, model: BlockNet, cfg: dict, **extra) -> None:
-    """state_dict + the run config (+ extra plain values), loadable with torch.load(weights_only=True)."""
-    from .storage import atomic_path
+    """state_dict + the run config (+ extra plain values), loadable with torch.load(weights_only=True).
 
-    with atomic_path(path) as tmp:
-        torch.save({"state_dict": model.state_dict(), "config": cfg, **extra}, tmp)
+    Serialised in memory first: `torch.save` to a path names the archive after the (random)
+    temporary file, so the same weights would get new bytes at every save."""
+    import io
+
+    from .storage import write_bytes
+
+    buffer = io.BytesIO()
+    torch.save({"state_dict": model.state_dict(), "config": cfg, **extra}, buffer)
+    write_bytes(path, buffer.getvalue())
 
 
 def load_checkpoint(path) -> tuple[BlockNet, dict]:

@@ -1,4 +1,8 @@
-"""Where every stage reads and writes: one place shared by the stages, the Snakefile and dvc.yaml."""
+"""Where every stage reads and writes: one place shared by the stages and the Snakefile.
+
+dvc.yaml spells the same paths out literally; tests/test_engines.py runs both engines on them.
+Git keeps everything under results/ (trained weights included: they are small); data/ is rebuilt.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,22 @@ from pathlib import Path
 DATA = Path("data")
 RESULTS = Path("results")
 CACHE = DATA / "cache"
+CONFIGS = RESULTS / "configs"
+RUN_LIST = CONFIGS / "runs.yaml"
+SUMMARY = RESULTS / "summary.md"
+SUMMARY_JSON = RESULTS / "summary.json"
+TABLES = RESULTS / "tables"
+FIGURES = RESULTS / "study_figures"  # sorts after runs/ and splits/: see blockbench.keys
+
+
+def run_config(run: str) -> Path:
+    """The run's resolved config (written by `blockbench.keys`)."""
+    return CONFIGS / f"{run}.yaml"
+
+
+def split_config(split: str) -> Path:
+    """The split's resolved config (written by `blockbench.keys`)."""
+    return CONFIGS / "splits" / f"{split}.yaml"
 
 
 def raw(dataset: str) -> Path:
@@ -37,6 +57,11 @@ def model(run: str) -> Path:
     return run_dir(run) / "model.pt"
 
 
+def trained_config(run: str) -> Path:
+    """The resolved config a run's model was trained with (a copy the train stage writes)."""
+    return run_dir(run) / "config.yaml"
+
+
 def history(run: str) -> Path:
     return run_dir(run) / "history.csv"
 
@@ -47,10 +72,6 @@ def train_info(run: str) -> Path:
 
 def metrics(run: str) -> Path:
     return run_dir(run) / "metrics.json"
-
-
-def predictions(run: str) -> Path:
-    return run_dir(run) / "predictions.npz"
 
 
 def confusion(run: str) -> Path:

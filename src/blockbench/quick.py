@@ -4,9 +4,10 @@
     python -m blockbench.quick --engine snakemake   # the same with Snakemake
     python -m blockbench.quick --dest /tmp/q        # elsewhere
 
-It copies the pipeline (Snakefile, params.yaml, workflow/, src/blockbench/) into the destination,
-rewrites params.yaml there with `quick_params`, regenerates dvc.yaml and runs the engine, so the
-main results/ are never touched. Open <dest>/results/summary.md afterwards.
+It copies the pipeline (Snakefile, dvc.yaml, params.yaml, workflow/, src/blockbench/) into the
+destination, rewrites params.yaml there with `quick_params`, writes the run configs and runs the
+engine on the copy's own code, so the main results/ are never touched. Open
+<dest>/results/summary.md afterwards.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import yaml
 
 from . import params as params_mod
 
-REPO_FILES = ["Snakefile", "params.yaml", "workflow", "src/blockbench"]
+REPO_FILES = ["Snakefile", "dvc.yaml", "params.yaml", ".gitignore", ".dvcignore", "workflow", "src/blockbench"]
 QUICK_EPOCHS = 5
 BATCH_DIVISOR = 20  # digits has ~1/40 of MNIST's training images: keep several steps per epoch
 
@@ -62,22 +63,27 @@ def copy_pipeline(src: Path, dest: Path, params: dict) -> Path:
 
 
 def write_params(repo: Path, params: dict) -> None:
-    from .dvcgen import render
+    """params.yaml and the run configs both engines key on (what workflow/scripts/configs.py writes)."""
+    from . import keys
     from .storage import write_text
 
     write_text(repo / "params.yaml", yaml.safe_dump(params, sort_keys=False))
-    write_text(repo / "dvc.yaml", render(params))
+    keys.write(params, repo)
 
 
-def engine_env() -> dict:
+def engine_env(repo: Path | None = None) -> dict:
+    """The environment the engines run in: this interpreter's tools first; with `repo`, that
+    copy's own src/ ahead of the installed blockbench, so the copy runs the code it depends on."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["DVC_NO_ANALYTICS"] = "1"
+    if repo is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(repo).resolve() / "src"), env.get("PYTHONPATH")]))
     return env
 
 
 def run_engine(repo: Path, engine: str, cores: int = 2) -> None:
-    env = engine_env()
+    env = engine_env(repo)
     if engine == "dvc":
         if not (repo / ".dvc").exists():
             subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=repo, env=env, check=True)

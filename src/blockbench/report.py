@@ -19,12 +19,9 @@ from . import paths, study_figures
 from .models import BlockSpec, conv_block, mobilenet_block, plan_of
 from .params import remedy_table, replicates, run_config, split_config, study_runs
 from .stats import mcnemar
-from .storage import atomic_path, load_npz, read_json, write_json, write_text
+from .storage import atomic_path, read_json, write_json, write_text
 
-SUMMARY = paths.RESULTS / "summary.md"
-SUMMARY_JSON = paths.RESULTS / "summary.json"
-TABLES = paths.RESULTS / "tables"
-FIGURES = paths.RESULTS / "figures"
+SUMMARY, SUMMARY_JSON, TABLES, FIGURES = paths.SUMMARY, paths.SUMMARY_JSON, paths.TABLES, paths.FIGURES
 LOSS_EPOCHS_EVERY = 5
 
 
@@ -55,9 +52,10 @@ class Run:
 
 def load_run(params: dict, name: str, root: Path) -> Run:
     cfg = run_config(params, name)
-    pred = load_npz(root / paths.predictions(name), required=("y_true", "y_pred"))
+    pred = pd.read_csv(root / paths.confusion(name))  # one row per test image: actual, predicted
+    y_true, y_pred = pred["actual"].to_numpy(), pred["predicted"].to_numpy()
     return Run(name, cfg, read_json(root / paths.train_info(name)), read_json(root / paths.metrics(name)),
-               pd.read_csv(root / paths.history(name)), pred["y_true"], pred["y_true"] == pred["y_pred"],
+               pd.read_csv(root / paths.history(name)), y_true, y_true == y_pred,
                read_json(root / paths.split_counts(cfg["split"])))
 
 
@@ -213,17 +211,23 @@ def image(path: Path, alt: str) -> str:
 
 
 # ------------------------------------------------------------------------------------ the study
-def _train(key: str):
-    return lambda r: r.train[key]
-
-
-def _metric(*keys: str):
+def _lookup(record: str, keys: tuple[str, ...]):
     def get(r: Run):
-        v = r.metrics
+        v = getattr(r, record)
         for k in keys:
             v = v[k]
         return v
     return get
+
+
+def _train(*keys: str):
+    """A value of the run's train.json (timings live there, apart from the test metrics)."""
+    return _lookup("train", keys)
+
+
+def _metric(*keys: str):
+    """A value of the run's metrics.json."""
+    return _lookup("metrics", keys)
 
 
 class Study:
@@ -262,7 +266,7 @@ class Study:
                 "macro-F1 [95% CI]" if g.n == 1 else "macro-F1 (mean ± std)": metric_text(g, "macro_f1"),
                 "parameters": f"{g.first.train['parameters']:,}", "MACs/image": f"{g.first.train['macs_per_image']:,}",
                 "s/epoch": spread(g.values(_train("seconds_per_epoch")), "num"),
-                "inference µs/image": spread(1e6 * g.values(_metric("inference", "seconds_per_image")), "num", 1),
+                "inference µs/image": spread(1e6 * g.values(_train("inference", "seconds_per_image")), "num", 1),
                 "selected epoch": "/".join(str(r.train["selected_epoch"]) for r in g.runs) + f" of {g.cfg['epochs']}"}
 
     def overview(self, groups: list[Group], name: str) -> str:
@@ -322,7 +326,7 @@ class Study:
         v = self.pair(ga.name, gb.name)
         cost = self.cost_table(a)
         ta, tb = ga.mean(_train("seconds_per_epoch")), gb.mean(_train("seconds_per_epoch"))
-        get_inf = _metric("inference", "seconds_per_image")
+        get_inf = _train("inference", "seconds_per_image")
         ia, ib = ga.mean(get_inf), gb.mean(get_inf)
         mac_ratio = a.train["macs_per_image"] / b.train["macs_per_image"]
         val_a, val_b = ga.mean(lambda r: r.train["selected"]["val_acc"]), gb.mean(lambda r: r.train["selected"]["val_acc"])

@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from .datasets import N_CLASSES, class_counts
+from . import N_CLASSES
+from .datasets import class_counts
 from .errors import BlockbenchError
 
 MIN_PER_CLASS = 2

@@ -45,9 +45,24 @@ def _umask() -> int:
     return mask
 
 
+def write_bytes(path: str | Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
 def write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def write_text_if_changed(path: str | Path, text: str) -> bool:
+    """Write `text` unless the file already holds exactly it, so an unchanged file keeps its
+    modification time (Snakemake keys reruns on it); True if the file was written."""
+    path = Path(path)
+    if path.is_file() and path.read_text() == text:
+        return False
+    write_text(path, text)
+    return True
 
 
 def write_json(path: str | Path, obj) -> None:

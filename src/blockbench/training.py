@@ -27,29 +27,15 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from . import remedies
-from .allocator import reuse_freed_memory
+from . import N_CLASSES, remedies
+from .allocator import freed_memory_reused
 from .models import build_model, count_parameters, macs_per_image
+from .tensors import EVAL_BATCH, Tensors, to_tensors
 
-EVAL_BATCH = 4096
-N_CLASSES = 10
-
-
-@dataclass
-class Tensors:
-    """A split's images (normalised float, N x 1 x 28 x 28, channels_last) and labels, on one device."""
-    x: torch.Tensor
-    y: torch.Tensor
 
 
 def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def to_tensors(images: np.ndarray, labels: np.ndarray, mean: float, std: float, device: torch.device) -> Tensors:
-    x = torch.from_numpy(images).to(device).float().div_(255.0).sub_(mean).div_(std)
-    x = x.unsqueeze(1).contiguous(memory_format=torch.channels_last)
-    return Tensors(x, torch.from_numpy(labels).to(device))
 
 
 def make_optimizer(cfg: dict, model: nn.Module) -> torch.optim.Optimizer:
@@ -73,12 +59,26 @@ def evaluate(model: nn.Module, data: Tensors, loss_fn) -> tuple[float, float]:
     return float(loss_fn(logits, data.y)), float((logits.argmax(1) == data.y).float().mean())
 
 
+def time_inference(model: nn.Module, x: torch.Tensor) -> dict:
+    """Seconds per image of the selected model's forward pass over `x` (the validation images) in
+    EVAL_BATCH batches: a timing, so it lives with the training facts, not with the test metrics."""
+    predict_logits(model, x[:EVAL_BATCH])  # warm-up
+    if x.device.type == "cuda":
+        torch.cuda.synchronize(x.device)
+    t0 = time.perf_counter()
+    predict_logits(model, x)
+    if x.device.type == "cuda":
+        torch.cuda.synchronize(x.device)
+    return {"seconds_per_image": (time.perf_counter() - t0) / len(x), "images": len(x), "batch": EVAL_BATCH,
+            "threads": torch.get_num_threads(), "device": x.device.type}
+
+
 @dataclass
 class Sampler:
     """Each epoch's batch order: a uniform random permutation, or class-balanced draws (`oversample`,
     `augment`); with `augment`, the draws of the classes in `augmented` get a random affine transform."""
     balanced: bool = False
-    n_classes: int = 10
+    n_classes: int = N_CLASSES
     augmenter: object = None
     augmented: torch.Tensor | None = None  # per class: its draws are transformed
 
@@ -162,7 +162,7 @@ def train(cfg: dict, split: dict[str, np.ndarray], threads: int = 0, device: tor
     if threads > 0:
         torch.set_num_threads(threads)
     device = device or pick_device()
-    allocator_tuned = device.type == "cpu" and reuse_freed_memory()
+    allocator_tuned = device.type == "cpu" and freed_memory_reused()
     torch.manual_seed(cfg["seed"])
     gen = torch.Generator(device=device).manual_seed(cfg["seed"])
 
@@ -203,6 +203,7 @@ def train(cfg: dict, split: dict[str, np.ndarray], threads: int = 0, device: tor
     else:
         chosen_epoch = last["epoch"]
     chosen = history[chosen_epoch - 1]
+    inference = time_inference(model, val_t.x)
     info = {
         "parameters": count_parameters(model),
         "macs_per_image": macs_per_image(model),
@@ -213,6 +214,7 @@ def train(cfg: dict, split: dict[str, np.ndarray], threads: int = 0, device: tor
         "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
         "threads": torch.get_num_threads(),
         "reuse_freed_memory": allocator_tuned,
+        "inference": inference,
         "torch_version": torch.__version__,
         "seed": cfg["seed"],
         "remedy": remedies.describe(cfg),

@@ -1,6 +1,6 @@
 """Stage aggregate: the study's tables, comparison figures, results/summary.md and summary.json."""
 
-from blockbench import report, stage
+from blockbench import cli, report
 
 if __name__ == "__main__":
-    stage.main(lambda args, params: report.aggregate(params), stage.parser(__doc__))
+    cli.main(lambda args, params: report.aggregate(params), cli.parser(__doc__))

@@ -1,7 +1,8 @@
 """Stage download: fetch `data.dataset` from the first of `data.sources` that serves it."""
 
-from blockbench import stage, stages
+from blockbench import cli
+from blockbench.stages import download
 
 if __name__ == "__main__":
-    stage.main(lambda args, params: stages.download(params),
-               stage.parser(__doc__))
+    p = cli.parser(__doc__)
+    cli.main(lambda args, params: download.run(params), p)

@@ -1,8 +1,9 @@
-"""Stage evaluate: test-set metrics, predictions, confusion and ROC tables of one run."""
+"""Stage evaluate: test-set metrics, per-image predictions and ROC table of one run."""
 
-from blockbench import stage, stages
+from blockbench import cli
+from blockbench.stages import evaluate
 
 if __name__ == "__main__":
-    p = stage.parser(__doc__)
-    p.add_argument("--run", required=True, help="name of the run in params.yaml `runs`")
-    stage.main(lambda args, params: stages.evaluate(params, args.run), p)
+    p = cli.parser(__doc__)
+    p.add_argument("--run", required=True, help="name of the run (results/configs/<run>.yaml)")
+    cli.main(lambda args, params: evaluate.run(params, args.run), p)

@@ -1,8 +1,9 @@
 """Stage plot: every figure of one run (curves, confusion, ROC, t-SNE, example grids, filters)."""
 
-from blockbench import stage, stages
+from blockbench import cli
+from blockbench.stages import plot
 
 if __name__ == "__main__":
-    p = stage.parser(__doc__)
-    p.add_argument("--run", required=True, help="name of the run in params.yaml `runs`")
-    stage.main(lambda args, params: stages.plot(params, args.run), p)
+    p = cli.parser(__doc__)
+    p.add_argument("--run", required=True, help="name of the run (results/configs/<run>.yaml)")
+    cli.main(lambda args, params: plot.run(params, args.run), p)

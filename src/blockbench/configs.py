@@ -1,0 +1,76 @@
+"""One resolved config file per run: what both engines key a run's train stage on (read side).
+
+`results/configs/<run>.yaml` holds everything that decides a run's weights apart from code and
+data: the dataset, the split's resolved config and the run's resolved train config (defaults,
+run, grid variant and replicate seed merged by `params.run_config`). A file is rewritten only
+when its content changes, so editing one run's `lr` in params.yaml changes exactly the files of
+that run, its seed replicates and the grid runs built on it, and both engines retrain exactly
+those (DVC by the file's hash, Snakemake by its modification time). `results/configs/runs.yaml`
+is the run list that dvc.yaml's `foreach` iterates over.
+
+`blockbench.keys` writes the files (workflow/scripts/configs.py: DVC's `configs` stage, which
+scripts/main.sh runs first; and the Snakefile while it parses); the stages read them through here
+and refuse a file that is out of date with params.yaml.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from . import paths
+from . import params as params_mod
+from .errors import BlockbenchError
+
+
+def resolve(params: dict, run: str) -> dict:
+    """The resolved config of one run: the file's content."""
+    cfg = params_mod.run_config(params, run)
+    return {"run": run, "dataset": params["data"]["dataset"],
+            "split": {"name": cfg["split"], **params_mod.split_config(params, cfg["split"])},
+            "train": cfg}
+
+
+def resolve_split(params: dict, split: str) -> dict:
+    """The resolved config of one split: the content of results/configs/splits/<split>.yaml."""
+    return {"dataset": params["data"]["dataset"], "name": split, **params_mod.split_config(params, split)}
+
+
+def _read(path: Path, expected: dict | None) -> dict:
+    """A resolved config file, with one-line errors; with `expected`, it must equal it."""
+    fix = "run `python workflow/scripts/configs.py`"
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise BlockbenchError(f"{path}: not found; {fix}") from None
+    except yaml.YAMLError:
+        raise BlockbenchError(f"{path}: corrupt YAML; delete it and {fix}") from None
+    if not isinstance(data, dict):
+        raise BlockbenchError(f"{path}: not a resolved config; delete it and {fix}")
+    if expected is not None and data != expected:
+        raise BlockbenchError(f"{path} is out of date with params.yaml; {fix}")
+    return data
+
+
+def read_current(params: dict, run: str, root: Path = Path(".")) -> dict:
+    """A run's config file, checked against params.yaml: a stage never runs on a stale file."""
+    return _read(root / paths.run_config(run), resolve(params, run))
+
+
+def read_trained(params: dict, run: str, root: Path = Path(".")) -> dict:
+    """The config the run's model was trained with (results/runs/<run>/config.yaml), checked
+    against params.yaml: evaluate and plot never describe a model with another run's config."""
+    path = root / paths.trained_config(run)
+    if not path.is_file():
+        raise BlockbenchError(f"{path}: not found; run the train stage of {run} first")
+    data = _read(path, None)
+    if data != resolve(params, run):
+        raise BlockbenchError(f"{path}: the model was trained with another config than params.yaml "
+                              f"resolves for {run}; rerun its train stage")
+    return data
+
+
+def read_split_current(params: dict, split: str, root: Path = Path(".")) -> dict:
+    """A split's config file, checked against params.yaml."""
+    return _read(root / paths.split_config(split), resolve_split(params, split))

@@ -1,0 +1,86 @@
+"""The small files both engines key reruns on, rewritten only when their content changes.
+
+- `results/configs/<run>.yaml`: a run's resolved config (`configs.resolve`); train, evaluate and
+  plot of that run depend on it.
+- `results/configs/splits/<split>.yaml`: a split's resolved config; its split stage depends on it.
+- `results/configs/runs.yaml`: every run after grids and replicate seeds expand, with its split;
+  dvc.yaml iterates over it (`foreach: ${expanded_runs}`).
+- `results/code/<stage>.sha256`: sha256 of each file the stage runs (`codedeps`) and of each
+  params section it reads (as `params.yaml:<key>` lines). Snakemake only: DVC hashes those itself.
+
+Why files, and why written only on change: Snakemake reruns a job when an input is newer than its
+outputs and keeps no record of jobs run elsewhere, so on a fresh clone neither its params trigger
+nor its code trigger can fire. A file that changes exactly when a run's config (or a stage's code
+or params) changes carries that information in its modification time, and the checkout order of
+a clone (results/code, results/configs before results/runs) leaves every committed key older than
+the outputs made from it. DVC keys on the same config files by hash.
+
+Written by workflow/scripts/configs.py (DVC's `configs` stage; scripts/main.sh runs it first) and
+by the Snakefile while it parses. No torch or pandas here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import yaml
+
+from . import codedeps, configs, paths
+from . import params as params_mod
+from .storage import write_text_if_changed
+
+HEADER = "# resolved from params.yaml by workflow/scripts/configs.py; do not edit\n"
+STAMPS = paths.RESULTS / "code"
+# The params sections each stage reads straight from params.yaml (the same lists as dvc.yaml's
+# `params:`; train, evaluate and plot read their run's config file, split its split's file).
+STAGE_PARAMS = {"download": ["data"], "split": [], "train": [], "evaluate": ["evaluate"],
+                "plot": [], "aggregate": ["study"]}
+
+
+def _dump(obj: dict, comment: str = "") -> str:
+    return HEADER + comment + yaml.safe_dump(obj, sort_keys=False, default_flow_style=None, width=100)
+
+
+def stamp_path(stage: str) -> Path:
+    return STAMPS / f"{stage}.sha256"
+
+
+def _lookup(params: dict, key: str):
+    value = params
+    for part in key.split("."):
+        value = value[part]
+    return value
+
+
+def stamp(params: dict, stage: str, root: Path = Path(".")) -> str:
+    """`sha256sum`-style lines: the stage's files, then the params sections it reads."""
+    lines = [f"{hashlib.sha256((root / rel).read_bytes()).hexdigest()}  {rel}"
+             for rel in codedeps.stage_code(stage, root)]
+    for key in STAGE_PARAMS[stage]:
+        blob = json.dumps(_lookup(params, key), sort_keys=True).encode()
+        lines.append(f"{hashlib.sha256(blob).hexdigest()}  params.yaml:{key}")
+    return "\n".join(lines) + "\n"
+
+
+def write(params: dict, root: Path = Path(".")) -> dict[str, str]:
+    """Bring every key file up to date (an unchanged file keeps its modification time) and remove
+    the config files of runs and splits params.yaml no longer declares. Returns run -> split."""
+    runs = {name: params_mod.run_config(params, name)["split"] for name in params_mod.run_names(params)}
+    for name in runs:
+        write_text_if_changed(root / paths.run_config(name), _dump(configs.resolve(params, name)))
+    for name in params["splits"]:
+        write_text_if_changed(root / paths.split_config(name), _dump(configs.resolve_split(params, name)))
+    write_text_if_changed(root / paths.RUN_LIST, _dump(
+        {"expanded_runs": {name: {"split": split} for name, split in runs.items()}},
+        "# every run after grids and replicate seeds expand: dvc.yaml iterates over it\n"))
+    for old in (root / paths.CONFIGS).glob("*.yaml"):
+        if old.stem not in runs and old != root / paths.RUN_LIST:
+            old.unlink()
+    for old in (root / paths.CONFIGS / "splits").glob("*.yaml"):
+        if old.stem not in params["splits"]:
+            old.unlink()
+    for stage in STAGE_PARAMS:
+        write_text_if_changed(root / stamp_path(stage), stamp(params, stage, root))
+    return runs
