@@ -50,8 +50,13 @@ def measure(arch: str, allocator: str, steps: int, threads: int, batch: int) -> 
     for _ in range(steps):
         step()
     t1, c1, r1 = time.perf_counter(), os.times(), resource.getrusage(resource.RUSAGE_SELF)
-    return {"applied": applied, "ms_per_step": 1000 * (t1 - t0) / steps, "user_s": c1.user - c0.user,
-            "sys_s": c1.system - c0.system, "minor_faults": r1.ru_minflt - r0.ru_minflt}
+    return {
+        "applied": applied,
+        "ms_per_step": 1000 * (t1 - t0) / steps,
+        "user_s": c1.user - c0.user,
+        "sys_s": c1.system - c0.system,
+        "minor_faults": r1.ru_minflt - r0.ru_minflt,
+    }
 
 
 def main() -> None:
@@ -64,17 +69,40 @@ def main() -> None:
     if args.worker:
         print(json.dumps(measure(*args.worker, args.steps, args.threads, args.batch_size)))
         return
-    print(f"{args.steps} timed steps after 2 warm-up, batch {args.batch_size}, {args.threads} threads, "
-          "each row a fresh process")
-    print(f"{'arch':6} {'allocator':10} {'ms/step':>8} {'user s':>7} {'sys s':>6} {'minor faults':>13}")
+    print(
+        f"{args.steps} timed steps after 2 warm-up, batch {args.batch_size}, "
+        f"{args.threads} threads, each row a fresh process"
+    )
+    print(
+        f"{'arch':6} {'allocator':10} {'ms/step':>8} {'user s':>7} {'sys s':>6} "
+        f"{'minor faults':>13}"
+    )
     for arch in ARCHS:
         for allocator in ("default", "reuse"):
-            out = subprocess.run([sys.executable, __file__, "--steps", str(args.steps), "--threads",
-                                  str(args.threads), "--batch-size", str(args.batch_size), "--worker", arch,
-                                  allocator], check=True, capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--steps",
+                    str(args.steps),
+                    "--threads",
+                    str(args.threads),
+                    "--batch-size",
+                    str(args.batch_size),
+                    "--worker",
+                    arch,
+                    allocator,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             r = json.loads(out.strip().splitlines()[-1])
-            print(f"{arch:6} {allocator:10} {r['ms_per_step']:8.0f} {r['user_s']:7.1f} {r['sys_s']:6.1f} "
-                  f"{r['minor_faults']:13,}", flush=True)
+            print(
+                f"{arch:6} {allocator:10} {r['ms_per_step']:8.0f} {r['user_s']:7.1f} "
+                f"{r['sys_s']:6.1f} {r['minor_faults']:13,}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -27,10 +27,11 @@ from torch import nn
 from torchvision import datasets, transforms
 
 from blockbench import params
+from blockbench.allocator import reuse_freed_memory
 from blockbench.models import build_model
 from blockbench.storage import load_npz
-from blockbench.allocator import reuse_freed_memory
 from blockbench.training import Tensors, make_optimizer, to_tensors, train_one_epoch
+
 
 def write_idx(root: Path, images: np.ndarray, labels: np.ndarray) -> None:
     """Lay the images out as torchvision's MNIST expects (MNIST/raw/*-ubyte)."""
@@ -75,7 +76,9 @@ def measure(args, arch: str, trainer: str) -> float:
     split = load_npz(args.split, required=("x_train", "y_train"))
     x, y = split["x_train"], split["y_train"]
     mean, std = float(x.mean() / 255), float(x.std() / 255)
-    cfg = params.run_config(params.load(args.params), arch)  # the run's blocks, widths, strides, optimizer
+    cfg = params.run_config(
+        params.load(args.params), arch
+    )  # the run's blocks, widths, strides, optimizer
     loss_fn = nn.CrossEntropyLoss()
     torch.manual_seed(0)
     if trainer == "blockbench":
@@ -83,14 +86,24 @@ def measure(args, arch: str, trainer: str) -> float:
         opt = make_optimizer(cfg, model)
         data = to_tensors(x, y, mean, std, torch.device("cpu"))
         gen = torch.Generator().manual_seed(0)
-        return timed(lambda: ours_epoch(model, opt, loss_fn, data, args.batch_size, gen), args.epochs)
+        return timed(
+            lambda: ours_epoch(model, opt, loss_fn, data, args.batch_size, gen), args.epochs
+        )
     model = build_model(cfg)
     opt = make_optimizer(cfg, model)
     with tempfile.TemporaryDirectory() as tmp:
         write_idx(Path(tmp), x, y)
-        ds = datasets.MNIST(tmp, train=True, download=False,
-                            transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize((mean,), (std,))]))
-        loader = torch.utils.data.DataLoader(ds, batch_size=args.batch_size, shuffle=True, num_workers=0)
+        ds = datasets.MNIST(
+            tmp,
+            train=True,
+            download=False,
+            transform=transforms.Compose(
+                [transforms.ToTensor(), transforms.Normalize((mean,), (std,))]
+            ),
+        )
+        loader = torch.utils.data.DataLoader(
+            ds, batch_size=args.batch_size, shuffle=True, num_workers=0
+        )
         return timed(lambda: baseline_epoch(model, opt, loss_fn, loader), args.epochs)
 
 
@@ -102,9 +115,15 @@ def main() -> None:
     p.add_argument("--split", default="data/prepared/imbalanced/split.npz")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=1500)
-    p.add_argument("--epochs", type=int, default=2, help="timed epochs per trainer (after one warm-up)")
+    p.add_argument(
+        "--epochs", type=int, default=2, help="timed epochs per trainer (after one warm-up)"
+    )
     p.add_argument("--archs", default="c4,c1m3", help="runs of params.yaml")
-    p.add_argument("--params", default="params.yaml", help="the widths, strides and optimizer come from its train section")
+    p.add_argument(
+        "--params",
+        default="params.yaml",
+        help="the widths, strides and optimizer come from its train section",
+    )
     p.add_argument("--worker", nargs=2, metavar=("ARCH", "TRAINER"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
@@ -112,19 +131,31 @@ def main() -> None:
         return
 
     n = len(load_npz(args.split, required=("y_train",))["y_train"])
-    print(f"{n} training images, batch {args.batch_size}, {args.threads} threads, "
-          f"{args.epochs} timed epochs after 1 warm-up, each trainer in a fresh process, torch {torch.__version__}")
-    print(f"{'arch':6} {'baseline img/s':>15} {'baseline+alloc':>15} {'blockbench img/s':>17} {'ratio':>6} "
-          f"{'ratio vs +alloc':>16}")
+    print(
+        f"{n} training images, batch {args.batch_size}, {args.threads} threads, "
+        f"{args.epochs} timed epochs after 1 warm-up, each trainer in a fresh process, "
+        f"torch {torch.__version__}"
+    )
+    print(
+        f"{'arch':6} {'baseline img/s':>15} {'baseline+alloc':>15} {'blockbench img/s':>17} "
+        f"{'ratio':>6} {'ratio vs +alloc':>16}"
+    )
     forward = [a for a in sys.argv[1:]]
     for arch in args.archs.split(","):
         speed = {}
         for trainer in TRAINERS:
-            out = subprocess.run([sys.executable, __file__, *forward, "--worker", arch, trainer],
-                                 check=True, capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [sys.executable, __file__, *forward, "--worker", arch, trainer],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             speed[trainer] = float(out.strip().splitlines()[-1])
         b, ba, ours = (speed[t] for t in TRAINERS)
-        print(f"{arch:6} {b:15.0f} {ba:15.0f} {ours:17.0f} {ours / b:6.2f} {ours / ba:16.2f}", flush=True)
+        print(
+            f"{arch:6} {b:15.0f} {ba:15.0f} {ours:17.0f} {ours / b:6.2f} {ours / ba:16.2f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Shared fixtures: small offline data (scikit-learn's digits) and a digits version of params.yaml."""
+"""Shared fixtures: small offline data (scikit-learn's digits), a digits version of params.yaml."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from blockbench import datasets, params as bbp
+from blockbench import datasets
+from blockbench import params as bbp
 
 REPO = Path(__file__).resolve().parents[1]
 

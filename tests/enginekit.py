@@ -8,20 +8,25 @@ import subprocess
 from pathlib import Path
 
 import yaml
+from conftest import REPO
 
 from blockbench.quick import copy_pipeline, engine_env, write_params
-from conftest import REPO
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, cwd=cwd, env=engine_env(cwd), capture_output=True, text=True)
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({proc.returncode}):\n"
+            f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
     return proc
 
 
 def git(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return run(["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", *args], repo)
+    return run(
+        ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", *args], repo
+    )
 
 
 def make_copy(dest: Path, params: dict, dvc: bool) -> Path:

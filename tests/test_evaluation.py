@@ -24,11 +24,15 @@ def test_metrics_equal_scikit_learn_on_a_hand_made_case():
     assert m["accuracy"] == pytest.approx(6 / 8)
     assert m["balanced_accuracy"] == pytest.approx((2 / 3 + 1 + 2 / 3) / 3)
     assert m["macro_avg"]["f1-score"] == pytest.approx(skm.f1_score(y, pred, average="macro"))
-    assert m["weighted_avg"]["precision"] == pytest.approx(skm.precision_score(y, pred, average="weighted"))
+    assert m["weighted_avg"]["precision"] == pytest.approx(
+        skm.precision_score(y, pred, average="weighted")
+    )
     assert m["per_class"]["1"]["precision"] == pytest.approx(2 / 3)
     assert m["per_class"]["1"]["recall"] == pytest.approx(1.0)
     assert m["per_class"]["2"]["support"] == 3
-    assert m["roc_auc_macro_ovr"] == pytest.approx(skm.roc_auc_score(y, proba, multi_class="ovr", average="macro"))
+    assert m["roc_auc_macro_ovr"] == pytest.approx(
+        skm.roc_auc_score(y, proba, multi_class="ovr", average="macro")
+    )
     assert m["minority_recall"] == {"0": pytest.approx(2 / 3)}
     assert m["minority_recall_mean"] == pytest.approx(2 / 3)
     assert m["majority_recall_mean"] == pytest.approx((1 + 2 / 3) / 2)
@@ -39,7 +43,8 @@ def test_vectorised_macro_f1_matches_scikit_learn_even_with_absent_classes():
     pred[pred == 3] = 4  # class 3 never predicted
     cm = skm.confusion_matrix(y, pred, labels=range(10))
     assert evaluation.macro_f1_from_confusion(cm) == pytest.approx(
-        skm.f1_score(y, pred, average="macro", labels=range(10), zero_division=0))
+        skm.f1_score(y, pred, average="macro", labels=range(10), zero_division=0)
+    )
 
 
 def test_bootstrap_ci_contains_the_estimate_and_narrows_with_more_samples():
@@ -57,8 +62,12 @@ def test_bootstrap_ci_contains_the_estimate_and_narrows_with_more_samples():
 
 def test_bootstrap_is_seeded():
     y, pred, _ = hand_made()
-    assert evaluation.bootstrap_ci(y, pred, 100, seed=3) == evaluation.bootstrap_ci(y, pred, 100, seed=3)
-    assert evaluation.bootstrap_ci(y, pred, 100, seed=3) != evaluation.bootstrap_ci(y, pred, 100, seed=4)
+    assert evaluation.bootstrap_ci(y, pred, 100, seed=3) == evaluation.bootstrap_ci(
+        y, pred, 100, seed=3
+    )
+    assert evaluation.bootstrap_ci(y, pred, 100, seed=3) != evaluation.bootstrap_ci(
+        y, pred, 100, seed=4
+    )
 
 
 def test_roc_table_has_every_class_and_the_micro_average():

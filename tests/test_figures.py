@@ -22,8 +22,16 @@ def assert_png(path, min_side=200):
 @pytest.fixture(scope="module")
 def history():
     epochs = np.arange(1, 9)
-    return pd.DataFrame({"epoch": epochs, "train_loss": 1 / epochs, "val_loss": 1.1 / epochs + 0.05,
-                         "train_acc": 1 - 0.5 / epochs, "val_acc": 0.98 - 0.5 / epochs, "seconds": 1.5})
+    return pd.DataFrame(
+        {
+            "epoch": epochs,
+            "train_loss": 1 / epochs,
+            "val_loss": 1.1 / epochs + 0.05,
+            "train_acc": 1 - 0.5 / epochs,
+            "val_acc": 0.98 - 0.5 / epochs,
+            "seconds": 1.5,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +96,9 @@ def test_tsne_subsamples_and_handles_small_n(tmp_path, n, max_points):
     labels = np.arange(n) % 10
     features = rng.normal(size=(n, 16)) + 4.0 * np.eye(16)[labels]
     a, b = tmp_path / "a.png", tmp_path / "b.png"
-    assert figures.tsne(features, labels, a, "run: t-SNE", max_points=max_points) == min(max_points, n)
+    assert figures.tsne(features, labels, a, "run: t-SNE", max_points=max_points) == min(
+        max_points, n
+    )
     figures.tsne(features, labels, b, "run: t-SNE", max_points=max_points)
     assert_png(a)
     assert a.read_bytes() == b.read_bytes()
@@ -99,8 +109,16 @@ def test_example_grid_wrong_covers_every_class_with_a_mistake(tmp_path, predicti
     wrong_classes = set(np.unique(y[y != pred]).tolist())
     assert len(wrong_classes) >= 3  # the fixture must exercise several classes
     n = len(wrong_classes) + 2
-    shown = figures.example_grid(images, y, pred, proba.max(axis=1), tmp_path / "wrong.png",
-                                 "run: misclassified", correct=False, n=n)
+    shown = figures.example_grid(
+        images,
+        y,
+        pred,
+        proba.max(axis=1),
+        tmp_path / "wrong.png",
+        "run: misclassified",
+        correct=False,
+        n=n,
+    )
     assert len(shown) == min(n, int(np.sum(y != pred)))
     assert len(set(shown)) == len(shown)
     assert all(y[i] != pred[i] for i in shown)
@@ -122,20 +140,24 @@ def test_example_grid_correct_is_seeded_round_robin(tmp_path, predictions):
 
 def test_example_grid_without_candidates_still_writes_a_figure(tmp_path, predictions):
     y, proba, _, images = predictions
-    shown = figures.example_grid(images, y, y, proba.max(axis=1), tmp_path / "none.png",
-                                 "run: misclassified", correct=False)
+    shown = figures.example_grid(
+        images, y, y, proba.max(axis=1), tmp_path / "none.png", "run: misclassified", correct=False
+    )
     assert shown == []
     assert_png(tmp_path / "none.png", min_side=100)
 
 
-@pytest.mark.parametrize("shape, kind", [
-    ((64, 1, 3, 3), "depthwise"),
-    ((128, 64, 1, 1), "pointwise"),
-    ((128, 64, 3, 3), "conv"),
-    ((10, 1, 3, 3), "depthwise"),
-    ((10, 10, 1, 1), "pointwise"),
-    ((10, 3, 3, 3), "conv"),
-])
+@pytest.mark.parametrize(
+    "shape, kind",
+    [
+        ((64, 1, 3, 3), "depthwise"),
+        ((128, 64, 1, 1), "pointwise"),
+        ((128, 64, 3, 3), "conv"),
+        ((10, 1, 3, 3), "depthwise"),
+        ((10, 10, 1, 1), "pointwise"),
+        ((10, 3, 3, 3), "conv"),
+    ],
+)
 def test_filters_draws_one_tile_per_filter(tmp_path, shape, kind):
     weights = np.random.default_rng(0).normal(size=shape).astype(np.float32)
     assert figures.filters(weights, tmp_path / "f.png", f"run: {kind} filters", kind) == shape[0]

@@ -2,11 +2,10 @@ import copy
 
 import pytest
 import yaml
+from conftest import REPO
 
 from blockbench import params as bbp
 from blockbench.errors import ParamsError
-
-from conftest import REPO
 
 
 def base():
@@ -83,11 +82,20 @@ def test_run_config_merges_defaults_and_keys_list_inherited_defaults():
 def test_grid_runs_merge_base_run_then_variant_and_list_their_keys():
     p = base()
     cfg = bbp.run_config(p, "c1m3_focal")
-    assert (cfg["n_conv"], cfg["n_mobilenet"], cfg["remedy"], cfg["focal_gamma"]) == (1, 3, "focal", 2.0)
+    assert (cfg["n_conv"], cfg["n_mobilenet"], cfg["remedy"], cfg["focal_gamma"]) == (
+        1,
+        3,
+        "focal",
+        2.0,
+    )
     keys = bbp.run_param_keys(p, "c1m3_focal")
-    assert {"runs.c1m3.n_conv", "grids.remedies.variants.focal.remedy", "train.focal_gamma"} <= set(keys)
+    assert {"runs.c1m3.n_conv", "grids.remedies.variants.focal.remedy", "train.focal_gamma"} <= set(
+        keys
+    )
     # a run reads only its own remedy's keys: changing focal_gamma cannot make c4 stale
-    assert "train.focal_gamma" not in bbp.run_param_keys(p, "c4") and "focal_gamma" not in bbp.run_config(p, "c4")
+    assert "train.focal_gamma" not in bbp.run_param_keys(
+        p, "c4"
+    ) and "focal_gamma" not in bbp.run_config(p, "c4")
     assert bbp.run_config(p, "c4_balanced")["split"] == "balanced"
 
 
@@ -97,9 +105,14 @@ def test_replicate_seeds_add_runs_without_touching_the_existing_one():
     p["runs"]["c1m3"]["replicate_seeds"] = [0, 1, 2]  # 0 is the run's own seed: no duplicate
     assert bbp.replicates(p, "c1m3") == ["c1m3", "c1m3_s1", "c1m3_s2"]
     assert (bbp.run_config(p, "c1m3"), bbp.run_param_keys(p, "c1m3")) == before
-    assert bbp.run_config(p, "c1m3_s2")["seed"] == 2 and "train.seed" not in bbp.run_param_keys(p, "c1m3_s2")
+    assert bbp.run_config(p, "c1m3_s2")["seed"] == 2 and "train.seed" not in bbp.run_param_keys(
+        p, "c1m3_s2"
+    )
     assert bbp.replicates(p, "c1m3_class_weights") == [  # inherited by grid runs ...
-        "c1m3_class_weights", "c1m3_class_weights_s1", "c1m3_class_weights_s2"]
+        "c1m3_class_weights",
+        "c1m3_class_weights_s1",
+        "c1m3_class_weights_s2",
+    ]
     assert bbp.replicates(p, "c1m3_focal") == ["c1m3_focal"]  # ... unless the variant sets its own
 
 
@@ -110,5 +123,7 @@ def test_grid_errors_are_one_line():
     assert "c4_focal" in msg and "already declared" in msg
     msg = error_for(lambda p: p["study"]["remedies"].update(upper_bound="nope"))
     assert "study.remedies.upper_bound" in msg
-    msg = error_for(lambda p: p["grids"]["remedies"]["variants"]["focal"].update(loss_input="softmax"))
+    msg = error_for(
+        lambda p: p["grids"]["remedies"]["variants"]["focal"].update(loss_input="softmax")
+    )
     assert "grids.remedies.variants.focal" in msg and "cannot be combined" in msg

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-
-from blockbench import params as bbp, report
-from blockbench.quick import copy_pipeline, quick_params, run_engine
 from conftest import REPO
 from enginekit import dvc_stale, snakemake_planned
+
+from blockbench import params as bbp
+from blockbench import report
+from blockbench.quick import copy_pipeline, quick_params, run_engine
 
 pytestmark = pytest.mark.engines
 
@@ -16,7 +17,10 @@ def test_quick_preset_keeps_runs_and_study_on_digits():
     full = bbp.load(REPO / "params.yaml")
     quick = quick_params(full)
     assert quick["data"]["dataset"] == "digits"
-    assert list(quick["runs"]) == list(full["runs"]) and quick["study"]["sweeps"] == full["study"]["sweeps"]
+    assert (
+        list(quick["runs"]) == list(full["runs"])
+        and quick["study"]["sweeps"] == full["study"]["sweeps"]
+    )
     assert quick["train"]["epochs"] <= 5
     assert quick["runs"]["c1m3_bs3000"]["batch_size"] == 2 * quick["train"]["batch_size"]
 
@@ -26,16 +30,20 @@ def test_quick_preset_keeps_the_remedies_grid():
     quick = quick_params(full)
     assert bbp.logical_runs(quick) == bbp.logical_runs(full)
     assert bbp.run_names(quick) == bbp.logical_runs(full)  # one seed per run
-    assert quick["grids"] == full["grids"] and quick["study"]["remedies"] == full["study"]["remedies"]
+    assert (
+        quick["grids"] == full["grids"] and quick["study"]["remedies"] == full["study"]["remedies"]
+    )
 
 
 @pytest.mark.parametrize("engine", ["dvc", "snakemake"])
 def test_quick_study_end_to_end(tmp_path, engine):
     params = quick_params(bbp.load(REPO / "params.yaml"))
-    # keep the test short: two remedies (one of them repeated over a second seed) and the upper bound
+    # keep the test short: two remedies (one repeated over a second seed) and the upper bound
     variants = params["grids"]["remedies"]["variants"]
-    params["grids"]["remedies"]["variants"] = {"oversample": {**variants["oversample"], "replicate_seeds": [1]},
-                                               "balanced": variants["balanced"]}
+    params["grids"]["remedies"]["variants"] = {
+        "oversample": {**variants["oversample"], "replicate_seeds": [1]},
+        "balanced": variants["balanced"],
+    }
     params = bbp.validate(params)
     repo = copy_pipeline(REPO, tmp_path / engine, params)
     run_engine(repo, engine, cores=2)
@@ -45,7 +53,9 @@ def test_quick_study_end_to_end(tmp_path, engine):
     assert "c1m3_oversample_s1" in bbp.run_names(params)
     for name in bbp.run_names(params):
         assert (repo / "results" / "runs" / name / "metrics.json").exists()
-    for link in [line.split("](", 1)[1].split(")", 1)[0] for line in text.splitlines() if "![" in line]:
+    for link in [
+        line.split("](", 1)[1].split(")", 1)[0] for line in text.splitlines() if "![" in line
+    ]:
         assert (repo / "results" / link).is_file(), link
     if engine == "dvc":
         assert dvc_stale(repo) == set()

@@ -1,4 +1,4 @@
-"""Imbalance remedies: each loss against a hand computation, balanced batches, seeded augmentation."""
+"""Imbalance remedies: each loss against a hand computation, balanced batches, seeded augment."""
 
 import math
 
@@ -21,7 +21,10 @@ def hand_log_softmax(row):
 
 
 def hand_ce(logits, y, weights=None):
-    terms = [(-(hand_log_softmax(row)[c]), 1.0 if weights is None else weights[c]) for row, c in zip(logits.tolist(), y.tolist())]
+    terms = [
+        (-(hand_log_softmax(row)[c]), 1.0 if weights is None else weights[c])
+        for row, c in zip(logits.tolist(), y.tolist())
+    ]
     return sum(t * w for t, w in terms) / sum(w for _, w in terms)
 
 
@@ -40,13 +43,17 @@ def test_focal_with_gamma_zero_is_cross_entropy_and_gamma_two_matches_the_formul
         logp = hand_log_softmax(row)[c]
         terms.append(-((1 - math.exp(logp)) ** 2) * logp)
     assert loss({"remedy": "focal", "focal_gamma": 2.0}) == pytest.approx(sum(terms) / len(terms))
-    assert loss({"remedy": "focal", "focal_gamma": 2.0}) < hand_ce(LOGITS, Y)  # easy images count less
+    assert loss({"remedy": "focal", "focal_gamma": 2.0}) < hand_ce(
+        LOGITS, Y
+    )  # easy images count less
 
 
 def test_logit_adjustment_with_tau_zero_is_cross_entropy_and_tau_one_adds_the_log_prior():
     assert loss({"remedy": "logit_adjust", "logit_tau": 0.0}) == pytest.approx(hand_ce(LOGITS, Y))
     prior = [n / 150 for n in COUNTS.tolist()]
-    shifted = torch.tensor([[v + math.log(p) for v, p in zip(row, prior)] for row in LOGITS.tolist()])
+    shifted = torch.tensor(
+        [[v + math.log(p) for v, p in zip(row, prior)] for row in LOGITS.tolist()]
+    )
     assert loss({"remedy": "logit_adjust", "logit_tau": 1.0}) == pytest.approx(hand_ce(shifted, Y))
 
 
@@ -54,13 +61,16 @@ def test_class_weights_inverse_and_effective_match_the_formulas():
     inv = [1 / n for n in COUNTS.tolist()]
     inv = [w * 3 / sum(inv) for w in inv]
     assert remedies.class_weights(COUNTS, "inverse").tolist() == pytest.approx(inv)
-    assert loss({"remedy": "class_weights", "class_weights": "inverse"}) == pytest.approx(hand_ce(LOGITS, Y, inv))
+    assert loss({"remedy": "class_weights", "class_weights": "inverse"}) == pytest.approx(
+        hand_ce(LOGITS, Y, inv)
+    )
     beta = 0.99
-    eff = [(1 - beta) / (1 - beta ** n) for n in COUNTS.tolist()]
+    eff = [(1 - beta) / (1 - beta**n) for n in COUNTS.tolist()]
     eff = [w * 3 / sum(eff) for w in eff]
     assert remedies.class_weights(COUNTS, "effective", beta).tolist() == pytest.approx(eff)
-    assert loss({"remedy": "class_weights", "class_weights": "effective", "cb_beta": beta}) == pytest.approx(
-        hand_ce(LOGITS, Y, eff))
+    assert loss(
+        {"remedy": "class_weights", "class_weights": "effective", "cb_beta": beta}
+    ) == pytest.approx(hand_ce(LOGITS, Y, eff))
     # the rare class weighs most; effective weights are milder than inverse ones
     assert eff[1] == max(eff) and eff[1] / eff[0] < inv[1] / inv[0]
 
@@ -73,7 +83,7 @@ def test_oversampled_epoch_is_class_balanced_within_tolerance():
     assert drawn == [334, 333, 333]  # n/K per class, exactly
     # and every batch of an epoch is balanced within sampling tolerance
     for i in range(0, len(idx), 200):
-        share = torch.bincount(y[idx[i:i + 200]], minlength=3).double() / 200
+        share = torch.bincount(y[idx[i : i + 200]], minlength=3).double() / 200
         assert (share - 1 / 3).abs().max() < 0.12
     # the rare classes' images are all in use, drawn with replacement
     assert set(idx[y[idx] == 2].tolist()) == set(range(960, 1000))
@@ -83,8 +93,9 @@ def test_augmentation_keeps_shapes_dtype_labels_and_is_seeded():
     x = torch.randn(70, 1, 28, 28).contiguous(memory_format=torch.channels_last)
     y = torch.tensor([0, 1] * 35)
     mask = y == 1
-    aug = remedies.make_augmenter({"augment_degrees": 15, "augment_translate": 0.1, "augment_scale": [0.9, 1.1]},
-                                  fill=-0.4)
+    aug = remedies.make_augmenter(
+        {"augment_degrees": 15, "augment_translate": 0.1, "augment_scale": [0.9, 1.1]}, fill=-0.4
+    )
     torch.manual_seed(3)
     out = remedies.augment_batch(x, mask, aug)
     torch.manual_seed(3)
@@ -106,17 +117,30 @@ def test_augmentation_keeps_shapes_dtype_labels_and_is_seeded():
 def test_repeated_classes_are_those_below_the_balanced_share():
     counts = torch.tensor([900, 60, 40])
     assert remedies.repeated_classes(counts).tolist() == [False, True, True]
-    assert remedies.augmented_classes({"augment_scope": "repeated"}, counts).tolist() == [False, True, True]
-    assert remedies.augmented_classes({"augment_scope": "all"}, counts).tolist() == [True, True, True]
+    assert remedies.augmented_classes({"augment_scope": "repeated"}, counts).tolist() == [
+        False,
+        True,
+        True,
+    ]
+    assert remedies.augmented_classes({"augment_scope": "all"}, counts).tolist() == [
+        True,
+        True,
+        True,
+    ]
 
 
-@pytest.mark.parametrize("remedy", ["class_weights", "oversample", "augment", "logit_adjust", "focal"])
+@pytest.mark.parametrize(
+    "remedy", ["class_weights", "oversample", "augment", "logit_adjust", "focal"]
+)
 def test_every_remedy_trains_and_is_recorded(remedy, digits_arrays):
     from conftest import digits_params
+
     p = digits_params()
     arrays, _ = make_split(digits_arrays, split_config(p, "imbalanced"))
     cfg = {**run_config(p, "c4"), "remedy": remedy, "epochs": 2, "batch_size": 128}
     result = training.train(cfg, arrays, threads=1)
     assert len(result.history) == 2 and np.isfinite([r["train_loss"] for r in result.history]).all()
     assert result.info["remedy"].startswith(remedy)
-    assert result.info["train_class_counts"] == np.bincount(arrays["y_train"], minlength=10).tolist()
+    assert (
+        result.info["train_class_counts"] == np.bincount(arrays["y_train"], minlength=10).tolist()
+    )

@@ -17,7 +17,9 @@ def test_minority_classes_keep_their_fraction_and_test_is_untouched(params, digi
         else:
             assert kept == np.sum(y == c)
     assert np.array_equal(out["x_test"], digits_arrays["x_test"])
-    assert rec["class_counts"]["test"] == {str(c): int(np.sum(digits_arrays["y_test"] == c)) for c in range(10)}
+    assert rec["class_counts"]["test"] == {
+        str(c): int(np.sum(digits_arrays["y_test"] == c)) for c in range(10)
+    }
     # every image comes from the official training set, none twice, train and val disjoint
     both = np.concatenate([out["idx_train"], out["idx_val"]])
     assert len(np.unique(both)) == len(both)
@@ -53,7 +55,10 @@ def test_train_test_ratio_drops_majority_only(params, digits_arrays):
         n_base = base_rec["class_counts"]["train"][str(c)] + base_rec["class_counts"]["val"][str(c)]
         n_new = rec["class_counts"]["train"][str(c)] + rec["class_counts"]["val"][str(c)]
         assert n_new == n_base
-    assert rec["sizes"]["train"] + rec["sizes"]["val"] < base_rec["sizes"]["train"] + base_rec["sizes"]["val"]
+    assert (
+        rec["sizes"]["train"] + rec["sizes"]["val"]
+        < base_rec["sizes"]["train"] + base_rec["sizes"]["val"]
+    )
     assert np.array_equal(out["y_test"], digits_arrays["y_test"])
 
 

@@ -4,8 +4,9 @@ By default glibc serves every block above a dynamic threshold (at most 32 MB) wi
 unmaps it on free, and trims freed heap memory back to the OS. A training step allocates and frees
 activation tensors of tens of MB each time, so the next step faults the same memory back in page by
 page (zero-filled by the kernel): on this project's 2-core machine that cost up to half of the step
-time (docs/benchmarks.md, "Keeping freed memory"). Raising both thresholds and keeping one arena makes freed blocks
-be reused instead. Where tensors live changes; what is computed does not (tested).
+time (docs/benchmarks.md, "Keeping freed memory"). Raising both thresholds and keeping one arena
+makes freed blocks be reused instead. Where tensors live changes; what is computed does not
+(tested).
 """
 
 from __future__ import annotations
@@ -32,7 +33,11 @@ def reuse_freed_memory() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    settings = ((_M_ARENA_MAX, 1), (_M_MMAP_THRESHOLD, _KEEP_BYTES), (_M_TRIM_THRESHOLD, _KEEP_BYTES))
+    settings = (
+        (_M_ARENA_MAX, 1),
+        (_M_MMAP_THRESHOLD, _KEEP_BYTES),
+        (_M_TRIM_THRESHOLD, _KEEP_BYTES),
+    )
     global _applied
     _applied = all([mallopt(param, value) == 1 for param, value in settings])
     return _applied

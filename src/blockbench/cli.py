@@ -13,7 +13,9 @@ from .errors import BlockbenchError
 
 def parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--params", default=params_mod.DEFAULT_PARAMS, help="params file (default: params.yaml)")
+    p.add_argument(
+        "--params", default=params_mod.DEFAULT_PARAMS, help="params file (default: params.yaml)"
+    )
     return p
 
 

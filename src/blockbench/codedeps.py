@@ -30,7 +30,7 @@ ENTRY_POINTS = {
 
 
 def _module_file(module: str, root: Path) -> Path | None:
-    """src/blockbench/a/b.py or src/blockbench/a/b/__init__.py for `blockbench.a.b`, if it exists."""
+    """src/blockbench/a/b.py or src/blockbench/a/b/__init__.py for `blockbench.a.b`, if any."""
     base = root / SRC / Path(*module.split("."))
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):
         if candidate.is_file():
@@ -61,7 +61,7 @@ def _imported_modules(path: Path, root: Path) -> set[str]:
                 if package is None:
                     continue
                 parts = package.split(".")
-                base = ".".join(parts[:len(parts) - node.level + 1])
+                base = ".".join(parts[: len(parts) - node.level + 1])
                 module = f"{base}.{node.module}" if node.module else base
             else:
                 module = node.module or ""
@@ -78,7 +78,7 @@ def _with_parents(module: str) -> list[str]:
 
 
 def closure(entry: Path, root: Path = Path(".")) -> list[str]:
-    """The entry file and every project file it imports, transitively, as sorted repo-relative paths."""
+    """The entry file and every project file it imports, transitively, as sorted relative paths."""
     seen: dict[Path, None] = {}
     todo = [root / entry]
     while todo:

@@ -19,22 +19,29 @@ from pathlib import Path
 
 import yaml
 
-from . import paths
 from . import params as params_mod
+from . import paths
 from .errors import BlockbenchError
 
 
 def resolve(params: dict, run: str) -> dict:
     """The resolved config of one run: the file's content."""
     cfg = params_mod.run_config(params, run)
-    return {"run": run, "dataset": params["data"]["dataset"],
-            "split": {"name": cfg["split"], **params_mod.split_config(params, cfg["split"])},
-            "train": cfg}
+    return {
+        "run": run,
+        "dataset": params["data"]["dataset"],
+        "split": {"name": cfg["split"], **params_mod.split_config(params, cfg["split"])},
+        "train": cfg,
+    }
 
 
 def resolve_split(params: dict, split: str) -> dict:
     """The resolved config of one split: the content of results/configs/splits/<split>.yaml."""
-    return {"dataset": params["data"]["dataset"], "name": split, **params_mod.split_config(params, split)}
+    return {
+        "dataset": params["data"]["dataset"],
+        "name": split,
+        **params_mod.split_config(params, split),
+    }
 
 
 def _read(path: Path, expected: dict | None) -> dict:
@@ -66,8 +73,10 @@ def read_trained(params: dict, run: str, root: Path = Path(".")) -> dict:
         raise BlockbenchError(f"{path}: not found; run the train stage of {run} first")
     data = _read(path, None)
     if data != resolve(params, run):
-        raise BlockbenchError(f"{path}: the model was trained with another config than params.yaml "
-                              f"resolves for {run}; rerun its train stage")
+        raise BlockbenchError(
+            f"{path}: the model was trained with another config than params.yaml "
+            f"resolves for {run}; rerun its train stage"
+        )
     return data
 
 

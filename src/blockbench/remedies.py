@@ -4,8 +4,9 @@ Each remedy is one small unit used by the trainer:
 
 - `none`: plain cross-entropy on logits, batches in uniform random order (the baseline).
 - `class_weights`: weighted cross-entropy. `class_weights: inverse` weighs class c by 1/n_c;
-  `effective` uses the "effective number of samples" (Cui et al. 2019): w_c = (1 - beta) / (1 - beta^n_c).
-  Either way the weights are scaled so that they average to 1 over the classes.
+  `effective` uses the "effective number of samples" (Cui et al. 2019):
+  w_c = (1 - beta) / (1 - beta^n_c). Either way the weights are scaled so that they average to 1
+  over the classes.
 - `oversample`: class-balanced batches. Each epoch draws as many images as the split has, n/K per
   class, with replacement from the in-memory index of that class (a weighted random sampler without
   a DataLoader).
@@ -14,8 +15,9 @@ Each remedy is one small unit used by the trainer:
   draw of parameters), so the repeated minority images are not the same images over and over.
   `augment_scope: all` (default) transforms every draw of every class; `repeated` only the draws of
   the classes the sampler repeats (fewer than n/K images). Measured on MNIST, `repeated` hurts the
-  minority classes: the resampling of a transform (bilinear interpolation blurs every image it moves)
-  is then a mark of the minority classes in training that clean test images lack (docs/benchmarks.md).
+  minority classes: the resampling of a transform (bilinear interpolation blurs every image it
+  moves) is then a mark of the minority classes in training that clean test images lack
+  (docs/benchmarks.md).
 - `logit_adjust`: logit-adjusted cross-entropy (Menon et al. 2021): the loss sees
   logits + tau * log(prior), where prior is the class frequency in the training split; prediction
   uses the plain logits.
@@ -31,7 +33,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-REMEDIES = ("none", "class_weights", "oversample", "augment", "logit_adjust", "focal")
 AUGMENT_GROUP = 32  # images that share one draw of affine parameters (v2 draws once per call)
 
 
@@ -64,7 +65,8 @@ class FocalLoss(nn.Module):
 
 
 class LogitAdjustedLoss(nn.Module):
-    """Cross-entropy on logits + tau * log(prior) (Menon et al. 2021); tau = 0 is plain cross-entropy."""
+    """Cross-entropy on logits + tau * log(prior) (Menon et al. 2021); tau = 0 is plain
+    cross-entropy."""
 
     def __init__(self, prior: torch.Tensor, tau: float = 1.0):
         super().__init__()
@@ -75,7 +77,8 @@ class LogitAdjustedLoss(nn.Module):
 
 
 def loss_function(cfg: dict, counts: torch.Tensor):
-    """The training loss of a run: its remedy's loss, or the double-softmax ablation (`loss_input`)."""
+    """The training loss of a run: its remedy's loss, or the double-softmax ablation
+    (`loss_input`)."""
     remedy = cfg.get("remedy", "none")
     if cfg["loss_input"] == "softmax":
         if remedy not in ("none", "oversample", "augment"):
@@ -86,7 +89,9 @@ def loss_function(cfg: dict, counts: torch.Tensor):
         w = class_weights(counts, cfg.get("class_weights", "inverse"), cfg.get("cb_beta", 0.999))
         return nn.CrossEntropyLoss(weight=w.to(counts.device))
     if remedy == "logit_adjust":
-        return LogitAdjustedLoss(counts.double() / counts.sum(), cfg.get("logit_tau", 1.0)).to(counts.device)
+        return LogitAdjustedLoss(counts.double() / counts.sum(), cfg.get("logit_tau", 1.0)).to(
+            counts.device
+        )
     if remedy == "focal":
         return FocalLoss(cfg.get("focal_gamma", 2.0))
     return nn.CrossEntropyLoss()
@@ -99,7 +104,10 @@ def balanced_indices(y: torch.Tensor, n_classes: int, gen: torch.Generator) -> t
     per_class = [torch.nonzero(y == c).squeeze(1) for c in range(n_classes)]
     present = [idx for idx in per_class if len(idx)]
     share = [n // len(present) + (1 if i < n % len(present) else 0) for i in range(len(present))]
-    draws = [idx[torch.randint(len(idx), (k,), generator=gen, device=y.device)] for idx, k in zip(present, share)]
+    draws = [
+        idx[torch.randint(len(idx), (k,), generator=gen, device=y.device)]
+        for idx, k in zip(present, share)
+    ]
     out = torch.cat(draws)
     return out[torch.randperm(n, generator=gen, device=y.device)]
 
@@ -112,30 +120,39 @@ def repeated_classes(counts: torch.Tensor) -> torch.Tensor:
 
 
 def augmented_classes(cfg: dict, counts: torch.Tensor) -> torch.Tensor:
-    """Boolean per class: `augment` transforms its draws (`augment_scope`: all classes or the repeated)."""
+    """Boolean per class: `augment` transforms its draws (`augment_scope`: all classes or the
+    repeated)."""
     if cfg.get("augment_scope", "all") == "repeated":
         return repeated_classes(counts)
     return torch.ones(len(counts), dtype=torch.bool, device=counts.device)
 
 
 def make_augmenter(cfg: dict, fill: float):
-    """A torchvision v2 RandomAffine for normalised 1-channel tensors (`fill` is the background value)."""
+    """A torchvision v2 RandomAffine for normalised 1-channel tensors (`fill` is the background
+    value)."""
     from torchvision.transforms import v2
 
     scale = cfg.get("augment_scale", [0.9, 1.1])
     t = cfg.get("augment_translate", 0.1)
-    return v2.RandomAffine(degrees=cfg.get("augment_degrees", 10.0), translate=(t, t), scale=tuple(scale),
-                           interpolation=v2.InterpolationMode.BILINEAR, fill=fill)
+    return v2.RandomAffine(
+        degrees=cfg.get("augment_degrees", 10.0),
+        translate=(t, t),
+        scale=tuple(scale),
+        interpolation=v2.InterpolationMode.BILINEAR,
+        fill=fill,
+    )
 
 
-def augment_batch(x: torch.Tensor, mask: torch.Tensor, augmenter, group: int = AUGMENT_GROUP) -> torch.Tensor:
+def augment_batch(
+    x: torch.Tensor, mask: torch.Tensor, augmenter, group: int = AUGMENT_GROUP
+) -> torch.Tensor:
     """x with the rows in `mask` replaced by random affine copies (one draw per `group` rows)."""
     rows = torch.nonzero(mask).squeeze(1)
     if len(rows) == 0:
         return x
     out = x.clone()
     for i in range(0, len(rows), group):
-        chunk = rows[i:i + group]
+        chunk = rows[i : i + group]
         out[chunk] = augmenter(x[chunk].contiguous()).to(memory_format=torch.channels_last)
     return out
 
@@ -145,16 +162,30 @@ def describe(cfg: dict) -> str:
     remedy = cfg.get("remedy", "none")
     if remedy == "class_weights":
         kind = cfg.get("class_weights", "inverse")
-        return f"class_weights ({kind}{', beta ' + str(cfg.get('cb_beta')) if kind == 'effective' else ''})"
+        beta = ", beta " + str(cfg.get("cb_beta")) if kind == "effective" else ""
+        return f"class_weights ({kind}{beta})"
     if remedy == "logit_adjust":
         return f"logit_adjust (tau {cfg.get('logit_tau', 1.0):g})"
     if remedy == "focal":
         return f"focal (gamma {cfg.get('focal_gamma', 2.0):g})"
     if remedy == "augment":
-        return (f"augment ({cfg.get('augment_scope', 'all')} classes, ±{cfg.get('augment_degrees', 10):g}°, "
-                f"shift {cfg.get('augment_translate', 0.1):g}, scale {cfg.get('augment_scale', [0.9, 1.1])})")
+        return (
+            f"augment ({cfg.get('augment_scope', 'all')} classes, "
+            f"±{cfg.get('augment_degrees', 10):g}°, shift {cfg.get('augment_translate', 0.1):g}, "
+            f"scale {cfg.get('augment_scale', [0.9, 1.1])})"
+        )
     return remedy
 
 
-__all__ = ["REMEDIES", "class_weights", "FocalLoss", "LogitAdjustedLoss", "loss_function", "balanced_indices",
-           "repeated_classes", "augmented_classes", "make_augmenter", "augment_batch", "describe"]
+__all__ = [
+    "class_weights",
+    "FocalLoss",
+    "LogitAdjustedLoss",
+    "loss_function",
+    "balanced_indices",
+    "repeated_classes",
+    "augmented_classes",
+    "make_augmenter",
+    "augment_batch",
+    "describe",
+]

@@ -26,7 +26,9 @@ class UnsafePickleError(BlockbenchError):
 class ArraysOnlyUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) not in _ALLOWED:
-            raise UnsafePickleError(f"refusing to unpickle {module}.{name}: only numpy arrays are allowed")
+            raise UnsafePickleError(
+                f"refusing to unpickle {module}.{name}: only numpy arrays are allowed"
+            )
         if module == "numpy.core.multiarray":  # numpy 2 moved it; avoid the deprecation shim
             module = "numpy._core.multiarray"
         return super().find_class(module, name)

@@ -3,8 +3,9 @@
 From the official training set:
 1. each minority class keeps `keep_fraction` of its images (seeded random choice; at least 2, so the
    stratified hold-out below can give it a validation image);
-2. optionally, `train_test_ratio` r lowers (train + val) / test to r by dropping majority-class images
-   only, the same share from each majority class (minority images and the test set are untouched);
+2. optionally, `train_test_ratio` r lowers (train + val) / test to r by dropping majority-class
+   images only, the same share from each majority class (minority images and the test set are
+   untouched);
 3. `val_fraction` of what is left is held out for validation, stratified by class.
 The official test set stays balanced and untouched. Same inputs and seed, same split.
 """
@@ -21,7 +22,9 @@ from .errors import BlockbenchError
 MIN_PER_CLASS = 2
 
 
-def _keep_minority(y: np.ndarray, minority: list[int], keep_fraction: float, rng: np.random.Generator) -> np.ndarray:
+def _keep_minority(
+    y: np.ndarray, minority: list[int], keep_fraction: float, rng: np.random.Generator
+) -> np.ndarray:
     keep = []
     for c in range(N_CLASSES):
         idx = np.flatnonzero(y == c)
@@ -32,14 +35,18 @@ def _keep_minority(y: np.ndarray, minority: list[int], keep_fraction: float, rng
     return np.sort(np.concatenate(keep))
 
 
-def _drop_majority(pool: np.ndarray, y: np.ndarray, minority: list[int], target: int, seed: int) -> np.ndarray:
+def _drop_majority(
+    pool: np.ndarray, y: np.ndarray, minority: list[int], target: int, seed: int
+) -> np.ndarray:
     is_major = ~np.isin(y[pool], minority)
     major, minor = pool[is_major], pool[~is_major]
     n_major_keep = target - len(minor)
     n_major_classes = len(np.unique(y[major]))
     if n_major_keep < MIN_PER_CLASS * n_major_classes:
-        raise BlockbenchError(f"split.train_test_ratio is unreachable: dropping majority images alone "
-                              f"cannot go below (train + val) = {len(minor) + MIN_PER_CLASS * n_major_classes}")
+        raise BlockbenchError(
+            f"split.train_test_ratio is unreachable: dropping majority images alone "
+            f"cannot go below (train + val) = {len(minor) + MIN_PER_CLASS * n_major_classes}"
+        )
     kept, _ = train_test_split(major, train_size=n_major_keep, stratify=y[major], random_state=seed)
     return np.sort(np.concatenate([minor, kept]))
 
@@ -58,14 +65,20 @@ def make_split(arrays: dict[str, np.ndarray], cfg: dict) -> tuple[dict[str, np.n
     if ratio is not None and ratio < ratio_before:
         pool = _drop_majority(pool, y, minority, int(round(ratio * len(y_test))), seed)
 
-    idx_train, idx_val = train_test_split(pool, test_size=cfg["val_fraction"], stratify=y[pool], random_state=seed)
+    idx_train, idx_val = train_test_split(
+        pool, test_size=cfg["val_fraction"], stratify=y[pool], random_state=seed
+    )
     idx_train, idx_val = np.sort(idx_train), np.sort(idx_val)
 
     out = {
-        "x_train": x[idx_train], "y_train": y[idx_train],
-        "x_val": x[idx_val], "y_val": y[idx_val],
-        "x_test": x_test, "y_test": y_test,
-        "idx_train": idx_train.astype(np.int64), "idx_val": idx_val.astype(np.int64),
+        "x_train": x[idx_train],
+        "y_train": y[idx_train],
+        "x_val": x[idx_val],
+        "y_val": y[idx_val],
+        "x_test": x_test,
+        "y_test": y_test,
+        "idx_train": idx_train.astype(np.int64),
+        "idx_val": idx_val.astype(np.int64),
     }
     official = np.bincount(y, minlength=N_CLASSES)
     kept = np.bincount(y[pool], minlength=N_CLASSES)
@@ -77,9 +90,16 @@ def make_split(arrays: dict[str, np.ndarray], cfg: dict) -> tuple[dict[str, np.n
             "val": class_counts(out["y_val"]),
             "test": class_counts(y_test),
         },
-        "sizes": {"official_train": len(y), "train": len(idx_train), "val": len(idx_val), "test": len(y_test)},
-        "kept_fraction_per_class": {str(c): round(float(kept[c] / official[c]), 6) if official[c] else None
-                                    for c in range(N_CLASSES)},
+        "sizes": {
+            "official_train": len(y),
+            "train": len(idx_train),
+            "val": len(idx_val),
+            "test": len(y_test),
+        },
+        "kept_fraction_per_class": {
+            str(c): round(float(kept[c] / official[c]), 6) if official[c] else None
+            for c in range(N_CLASSES)
+        },
         "train_test_ratio": {
             "requested": ratio,
             "before_drop": round(ratio_before, 6),

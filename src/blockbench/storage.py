@@ -28,7 +28,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success rename it onto `path`, else delete it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + path.suffix)
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + path.suffix
+    )
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -84,7 +86,9 @@ def read_json(path: str | Path) -> dict:
     except FileNotFoundError:
         raise BlockbenchError(f"{path}: not found; run the stage that makes it first") from None
     except json.JSONDecodeError as exc:
-        raise BlockbenchError(f"{path}: corrupt JSON ({exc.msg} at line {exc.lineno}); delete it and rerun its stage") from None
+        raise BlockbenchError(
+            f"{path}: corrupt JSON ({exc.msg} at line {exc.lineno}); delete it and rerun its stage"
+        ) from None
 
 
 def save_npz(path: str | Path, **arrays: np.ndarray) -> None:
@@ -96,7 +100,9 @@ def save_npz(path: str | Path, **arrays: np.ndarray) -> None:
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16
                 with zf.open(info, "w", force_zip64=True) as fh:
-                    np.lib.format.write_array(fh, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+                    np.lib.format.write_array(
+                        fh, np.ascontiguousarray(arrays[name]), allow_pickle=False
+                    )
 
 
 def load_npz(path: str | Path, required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
@@ -108,10 +114,14 @@ def load_npz(path: str | Path, required: tuple[str, ...] = ()) -> dict[str, np.n
     except FileNotFoundError:
         raise BlockbenchError(f"{path}: not found; run the stage that makes it first") from None
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise BlockbenchError(f"{path}: corrupt or not an .npz ({exc}); delete it and rerun its stage") from None
+        raise BlockbenchError(
+            f"{path}: corrupt or not an .npz ({exc}); delete it and rerun its stage"
+        ) from None
     missing = [k for k in required if k not in arrays]
     if missing:
-        raise BlockbenchError(f"{path}: missing arrays {', '.join(missing)}; delete it and rerun its stage")
+        raise BlockbenchError(
+            f"{path}: missing arrays {', '.join(missing)}; delete it and rerun its stage"
+        )
     return arrays
 
 

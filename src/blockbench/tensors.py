@@ -15,12 +15,15 @@ EVAL_BATCH = 4096  # images per forward pass when predicting
 
 @dataclass
 class Tensors:
-    """A split's images (normalised float, N x 1 x 28 x 28, channels_last) and labels, on one device."""
+    """A split's images (normalised float, N x 1 x 28 x 28, channels_last) and labels."""
+
     x: torch.Tensor
     y: torch.Tensor
 
 
-def to_tensors(images: np.ndarray, labels: np.ndarray, mean: float, std: float, device: torch.device) -> Tensors:
+def to_tensors(
+    images: np.ndarray, labels: np.ndarray, mean: float, std: float, device: torch.device
+) -> Tensors:
     x = torch.from_numpy(images).to(device).float().div_(255.0).sub_(mean).div_(std)
     x = x.unsqueeze(1).contiguous(memory_format=torch.channels_last)
     return Tensors(x, torch.from_numpy(labels).to(device))

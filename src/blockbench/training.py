@@ -33,25 +33,30 @@ from .models import build_model, count_parameters, macs_per_image
 from .tensors import EVAL_BATCH, Tensors, to_tensors
 
 
-
 def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def make_optimizer(cfg: dict, model: nn.Module) -> torch.optim.Optimizer:
     kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
-    return kinds[cfg["optimizer"]](model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    return kinds[cfg["optimizer"]](
+        model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"]
+    )
 
 
 def _autocast(device: torch.device):
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    return (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if device.type == "cuda"
+        else torch.autocast("cpu", enabled=False)
+    )
 
 
 @torch.inference_mode()
 def predict_logits(model: nn.Module, x: torch.Tensor, batch: int = EVAL_BATCH) -> torch.Tensor:
     model.eval()
     with _autocast(x.device):
-        return torch.cat([model(x[i:i + batch]).float() for i in range(0, len(x), batch)])
+        return torch.cat([model(x[i : i + batch]).float() for i in range(0, len(x), batch)])
 
 
 def evaluate(model: nn.Module, data: Tensors, loss_fn) -> tuple[float, float]:
@@ -69,14 +74,21 @@ def time_inference(model: nn.Module, x: torch.Tensor) -> dict:
     predict_logits(model, x)
     if x.device.type == "cuda":
         torch.cuda.synchronize(x.device)
-    return {"seconds_per_image": (time.perf_counter() - t0) / len(x), "images": len(x), "batch": EVAL_BATCH,
-            "threads": torch.get_num_threads(), "device": x.device.type}
+    return {
+        "seconds_per_image": (time.perf_counter() - t0) / len(x),
+        "images": len(x),
+        "batch": EVAL_BATCH,
+        "threads": torch.get_num_threads(),
+        "device": x.device.type,
+    }
 
 
 @dataclass
 class Sampler:
-    """Each epoch's batch order: a uniform random permutation, or class-balanced draws (`oversample`,
-    `augment`); with `augment`, the draws of the classes in `augmented` get a random affine transform."""
+    """Each epoch's batch order: a uniform random permutation, or class-balanced draws
+    (`oversample`, `augment`); with `augment`, the draws of the classes in `augmented` get a random
+    affine transform."""
+
     balanced: bool = False
     n_classes: int = N_CLASSES
     augmenter: object = None
@@ -89,7 +101,12 @@ class Sampler:
             return cls()
         if remedy == "oversample":
             return cls(balanced=True, n_classes=len(counts))
-        return cls(True, len(counts), remedies.make_augmenter(cfg, fill), remedies.augmented_classes(cfg, counts))
+        return cls(
+            True,
+            len(counts),
+            remedies.make_augmenter(cfg, fill),
+            remedies.augmented_classes(cfg, counts),
+        )
 
     def order(self, y: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         if self.balanced:
@@ -103,9 +120,18 @@ class Sampler:
         return xb, yb
 
 
-def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn, data: Tensors,
-                    batch_size: int, gen: torch.Generator, sampler: Sampler | None = None) -> tuple[float, float]:
-    """One pass over `data` (len(data) draws in the sampler's order); returns (mean train loss, train accuracy)."""
+def train_one_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn,
+    data: Tensors,
+    batch_size: int,
+    gen: torch.Generator,
+    sampler: Sampler | None = None,
+) -> tuple[float, float]:
+    """One pass over `data` (len(data) draws in the sampler's order).
+
+    Returns (mean train loss, train accuracy)."""
     device = data.x.device
     sampler = sampler or Sampler()
     model.train()
@@ -114,7 +140,7 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn,
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     for i in range(0, n, batch_size):
-        idx = perm[i:i + batch_size]
+        idx = perm[i : i + batch_size]
         xb, yb = sampler.batch(data, idx)
         with _autocast(device):
             logits = model(xb)
@@ -143,8 +169,11 @@ class _Progress:
         self.bar = tqdm(total=total, desc=desc, unit="epoch") if self.tty else None
 
     def update(self, row: dict) -> None:
-        text = (f"epoch {row['epoch']}: train loss {row['train_loss']:.4f}, val loss {row['val_loss']:.4f}, "
-                f"val acc {row['val_acc']:.4f} ({row['seconds']:.1f}s)")
+        text = (
+            f"epoch {row['epoch']}: train loss {row['train_loss']:.4f}, "
+            f"val loss {row['val_loss']:.4f}, "
+            f"val acc {row['val_acc']:.4f} ({row['seconds']:.1f}s)"
+        )
         if self.bar is not None:
             self.bar.set_postfix_str(text.split(": ", 1)[1])
             self.bar.update(1)
@@ -156,9 +185,14 @@ class _Progress:
             self.bar.close()
 
 
-def train(cfg: dict, split: dict[str, np.ndarray], threads: int = 0, device: torch.device | None = None,
-          name: str = "run") -> Result:
-    """Train one run config on one prepared split; return the selected model, its history and facts."""
+def train(
+    cfg: dict,
+    split: dict[str, np.ndarray],
+    threads: int = 0,
+    device: torch.device | None = None,
+    name: str = "run",
+) -> Result:
+    """Train one run config on one prepared split; returns the selected model, history and facts."""
     if threads > 0:
         torch.set_num_threads(threads)
     device = device or pick_device()
@@ -184,11 +218,19 @@ def train(cfg: dict, split: dict[str, np.ndarray], threads: int = 0, device: tor
     train_seconds = 0.0
     for epoch in range(1, cfg["epochs"] + 1):
         t0 = time.perf_counter()
-        train_loss, train_acc = train_one_epoch(model, optimizer, loss_fn, train_t, bs, gen, sampler)
+        train_loss, train_acc = train_one_epoch(
+            model, optimizer, loss_fn, train_t, bs, gen, sampler
+        )
         train_seconds += time.perf_counter() - t0
         val_loss, val_acc = evaluate(model, val_t, loss_fn)
-        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-               "train_acc": train_acc, "val_acc": val_acc, "seconds": time.perf_counter() - t0}
+        row = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "val_loss": val_loss,
+            "train_acc": train_acc,
+            "val_acc": val_acc,
+            "seconds": time.perf_counter() - t0,
+        }
         history.append(row)
         progress.update(row)
         if val_loss < best_loss:
@@ -222,7 +264,11 @@ def train(cfg: dict, split: dict[str, np.ndarray], threads: int = 0, device: tor
         "select": cfg["select"],
         "selected_epoch": chosen_epoch,
         "selected": {"val_loss": chosen["val_loss"], "val_acc": chosen["val_acc"]},
-        "last_epoch": {"epoch": last["epoch"], "val_loss": last["val_loss"], "val_acc": last["val_acc"]},
+        "last_epoch": {
+            "epoch": last["epoch"],
+            "val_loss": last["val_loss"],
+            "val_acc": last["val_acc"],
+        },
         "input_mean": mean,
         "input_std": std,
         "n_train": n,

@@ -10,7 +10,9 @@ from blockbench.errors import BlockbenchError
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--params", default=params.DEFAULT_PARAMS, help="params file (default: params.yaml)")
+    p.add_argument(
+        "--params", default=params.DEFAULT_PARAMS, help="params file (default: params.yaml)"
+    )
     args = p.parse_args()
     try:
         runs = keys.write(params.load(args.params))

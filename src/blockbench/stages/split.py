@@ -19,7 +19,8 @@ def run(params: dict, name: str, root: Path = Path(".")) -> None:
     record["split"] = name
     save_npz(root / paths.prepared(name), **arrays)
     write_json(root / paths.split_counts(name), record)
-    figures.class_distribution(record, root / paths.split_figure(name),
-                               f"{dataset}, split '{name}': images per class")
+    figures.class_distribution(
+        record, root / paths.split_figure(name), f"{dataset}, split '{name}': images per class"
+    )
     sizes = record["sizes"]
     print(f"split {name}: {sizes['train']} train, {sizes['val']} val, {sizes['test']} test")

@@ -15,15 +15,26 @@ def run(params: dict, run: str, threads: int = 0, root: Path = Path(".")) -> Non
 
     resolved = configs.read_current(params, run, root)
     cfg = resolved["train"]
-    split = load_npz(root / paths.prepared(cfg["split"]), required=("x_train", "y_train", "x_val", "y_val"))
+    split = load_npz(
+        root / paths.prepared(cfg["split"]), required=("x_train", "y_train", "x_val", "y_val")
+    )
     result = train_model(cfg, split, threads=threads, name=run)
     info = {"run": run, "config": cfg, "dataset": resolved["dataset"], **result.info}
-    save_checkpoint(root / paths.model(run), result.model, cfg, input_mean=info["input_mean"],
-                    input_std=info["input_std"], selected_epoch=info["selected_epoch"])
+    save_checkpoint(
+        root / paths.model(run),
+        result.model,
+        cfg,
+        input_mean=info["input_mean"],
+        input_std=info["input_std"],
+        selected_epoch=info["selected_epoch"],
+    )
     with atomic_path(root / paths.history(run)) as tmp:
         pd.DataFrame(result.history).to_csv(tmp, index=False, float_format="%.6g")
     write_json(root / paths.train_info(run), info)
     # the config this model was trained with, beside it: evaluate and plot read this copy
     write_text(root / paths.trained_config(run), (root / paths.run_config(run)).read_text())
-    print(f"train {run}: selected epoch {info['selected_epoch']}, val acc {info['selected']['val_acc']:.4f}, "
-          f"{info['seconds_per_epoch']:.1f} s/epoch")
+    print(
+        f"train {run}: selected epoch {info['selected_epoch']}, "
+        f"val acc {info['selected']['val_acc']:.4f}, "
+        f"{info['seconds_per_epoch']:.1f} s/epoch"
+    )

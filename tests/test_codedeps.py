@@ -1,0 +1,119 @@
+"""Code dependencies are derived from imports, and both engines declare exactly them (and the
+same params), so the lists cannot drift."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO
+
+from blockbench import codedeps, keys
+
+STAGES = list(codedeps.ENTRY_POINTS)
+
+
+def dvc_stages() -> dict:
+    return yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+
+
+def declared_code(stage: dict) -> list[str]:
+    body = stage.get("do", stage)
+    return sorted(d for d in body["deps"] if d.startswith(("src/", "workflow/scripts/")))
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_dvc_yaml_declares_exactly_the_code_each_stage_imports(stage):
+    assert declared_code(dvc_stages()[stage]) == codedeps.stage_code(stage, REPO)
+
+
+def test_the_derivation_follows_imports_inside_functions_and_leaves_other_modules_out():
+    train = codedeps.stage_code("train", REPO)
+    for module in ("training", "models", "remedies", "tensors", "params", "configs", "storage"):
+        assert f"src/blockbench/{module}.py" in train
+    for module in ("figures", "report", "evaluation", "datasets", "codedeps", "keys"):
+        assert f"src/blockbench/{module}.py" not in train
+    # evaluation imports tensors only inside `predict`; the evaluate stage still depends on it
+    assert "import" in (REPO / "src/blockbench/evaluation.py").read_text().split("def predict")[1]
+    assert "src/blockbench/tensors.py" in codedeps.stage_code("evaluate", REPO)
+    assert "src/blockbench/figures.py" not in codedeps.stage_code("evaluate", REPO)
+    assert "src/blockbench/report.py" in codedeps.stage_code("aggregate", REPO)
+
+
+_LOADED = """
+import json, runpy, sys
+runpy.run_path(sys.argv[1], run_name="not_main")  # imports the script's modules, runs no stage
+print(json.dumps(sorted(m.__file__ for n, m in sys.modules.items()
+                        if n.split(".")[0] == "blockbench" and getattr(m, "__file__", None))))
+"""
+
+
+@pytest.mark.parametrize("stage", [s for s in STAGES if s != "configs"])
+def test_every_module_a_stage_loads_is_declared(stage):
+    """What Python actually loads at start-up is a subset of the derived list (functions may
+    import more, later)."""
+    entry = str(REPO / codedeps.ENTRY_POINTS[stage])
+    out = subprocess.run(
+        [sys.executable, "-c", _LOADED, entry], capture_output=True, text=True, check=True, cwd=REPO
+    ).stdout
+    loaded = {str(Path(p).relative_to(REPO)) for p in json.loads(out)}
+    assert loaded <= set(codedeps.stage_code(stage, REPO))
+
+
+def test_snakemake_rules_declare_the_derived_code(tmp_path):
+    """Each rule's inputs (dry run over the whole DAG) hold exactly the stage's derived code."""
+    from enginekit import make_copy, run
+    from test_engines import engine_params
+
+    repo = make_copy(tmp_path / "smk", engine_params(), dvc=False)
+    out = run(["snakemake", "-n", "--forceall", "--cores", "1"], repo).stdout
+    seen = set()
+    for rule, inputs in re.findall(r"^rule (\w+):\n    input: (.*)$", out, re.M):
+        if rule == "all":
+            continue
+        code = sorted(f for f in inputs.split(", ") if f.startswith(("src/", "workflow/scripts/")))
+        assert code == codedeps.stage_code(rule, repo), rule
+        seen.add(rule)
+    assert seen == set(STAGES) - {"configs"}  # Snakemake writes the configs while it parses
+
+
+def test_both_engines_declare_the_same_params_for_each_stage():
+    """DVC's `params:` per stage are the sections Snakemake's fingerprints hash (keys.STAGE_PARAMS);
+    train, evaluate and plot key on their run's config file in both engines instead."""
+    stages = dvc_stages()
+    for stage, keys_read in keys.STAGE_PARAMS.items():
+        body = stages[stage].get("do", stages[stage])
+        assert body.get("params", []) == keys_read, stage
+    for stage in ("train",):
+        assert "results/configs/${key}.yaml" in stages[stage]["do"]["deps"]
+    for stage in ("evaluate", "plot"):
+        assert "results/runs/${key}/config.yaml" in stages[stage]["do"]["deps"]
+    assert "results/configs/splits/${key}.yaml" in stages["split"]["do"]["deps"]
+
+
+def test_committed_keys_are_in_sync_with_params_and_code(tmp_path):
+    """results/configs and results/code as committed are what params.yaml and the code give."""
+    import shutil
+
+    from blockbench import params as bbp
+
+    for folder in ("src", "workflow"):
+        shutil.copytree(
+            REPO / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    keys.write(bbp.load(REPO / "params.yaml"), tmp_path)
+    for folder in ("results/configs", "results/code"):
+        want = {
+            p.relative_to(tmp_path): p.read_text()
+            for p in (tmp_path / folder).rglob("*")
+            if p.is_file()
+        }
+        have = {
+            p.relative_to(REPO): p.read_text() for p in (REPO / folder).rglob("*") if p.is_file()
+        }
+        assert have == want, f"{folder} is out of date: run `python workflow/scripts/configs.py`"
