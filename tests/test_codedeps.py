@@ -117,3 +117,23 @@ def test_committed_keys_are_in_sync_with_params_and_code(tmp_path):
             p.relative_to(REPO): p.read_text() for p in (REPO / folder).rglob("*") if p.is_file()
         }
         assert have == want, f"{folder} is out of date: run `python workflow/scripts/configs.py`"
+
+
+_PARSE = """
+import sys
+from blockbench import codedeps, keys, params, paths  # what the Snakefile imports
+p = params.load(sys.argv[1])
+keys.write_configs(p, __import__("pathlib").Path(sys.argv[2]))
+codedeps.stage_code("train", __import__("pathlib").Path(sys.argv[3]))
+print(" ".join(sorted(m for m in ("torch", "pandas", "matplotlib", "sklearn") if m in sys.modules)))
+"""
+
+
+def test_building_the_dag_imports_neither_torch_nor_pandas(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-c", _PARSE, str(REPO / "params.yaml"), str(tmp_path), str(REPO)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip() == ""

@@ -213,3 +213,12 @@ def test_after_changing_one_runs_lr_only_its_metrics_change(origin, tmp_path):
     changed = {path for path, values in diff.items() if values}
     assert "results/runs/c1m3/metrics.json" in changed
     assert changed <= {"results/runs/c1m3/metrics.json", "results/summary.json"}
+
+
+def test_an_experiment_on_a_fresh_clone_retrains_only_its_run(origin, tmp_path):
+    """`dvc exp run -S` edits params.yaml; the configs stage then rewrites one run's config."""
+    repo = clone(origin, tmp_path)
+    main_job(repo)
+    out = run(["dvc", "exp", "run", "-S", "runs.c1m3.lr=0.05"], repo).stdout
+    assert {s for s in dvc_ran(out) if s.startswith("train@")} == {"train@c1m3"}
+    assert "configs" in dvc_ran(out)
