@@ -76,3 +76,16 @@ def test_roc_table_has_every_class_and_the_micro_average():
     assert {r["class"] for r in rows} == {str(c) for c in range(10)} | {"micro"}
     for r in rows:
         assert 0 <= r["fpr"] <= 1 and 0 <= r["tpr"] <= 1
+
+
+def test_roc_table_columns_are_not_swapped():
+    """A hand case: class 0 is scored 0.9 on its 2 images and on 1 of the 2 others.
+    At the threshold that takes the three 0.9s, tpr = 2/2 and fpr = 1/2 (swapped: 0.5 and 1)."""
+    y = np.array([0, 0, 1, 1])
+    proba = np.zeros((4, 10))
+    proba[:, 0] = [0.9, 0.9, 0.9, 0.1]
+    proba[:, 1] = 1 - proba[:, 0]
+    rows = [(r["fpr"], r["tpr"]) for r in evaluation.roc_table(y, proba) if r["class"] == "0"]
+    assert (0.5, 1.0) in rows and (0.0, 0.0) in rows
+    assert (1.0, 0.5) not in rows
+    assert all(t >= f for f, t in rows)  # a good scorer: tpr at or above fpr everywhere

@@ -43,7 +43,7 @@ def test_unknown_top_level_section():
 
 def test_out_of_range_value_names_key_and_limit():
     msg = error_for(lambda p: p["split"].update(keep_fraction=1.5))
-    assert "split.keep_fraction" in msg and "1" in msg
+    assert "split.keep_fraction" in msg and "1.5" in msg and "maximum of 1" in msg
 
 
 def test_wrong_type_names_key_and_type():

@@ -256,5 +256,18 @@ def test_mcnemar_counts_discordant_pairs():
     b = np.array([1, 0, 0, 0, 1, 1], bool)
     t = mcnemar(a, b)
     assert (t["only_a_correct"], t["only_b_correct"]) == (2, 1)
-    assert t["p_value"] == pytest.approx(1.0)
     assert mcnemar(a, a)["p_value"] == 1.0
+
+
+def test_mcnemar_is_the_exact_two_sided_test():
+    """10 discordant images all going one way: exact two-sided p = 2 * 0.5**10 = 0.00195; a
+    continuity-corrected chi-square would give 0.0044 and a one-sided test 0.00098."""
+    a = np.array([True] * 10 + [True] * 5 + [False] * 5)
+    b = np.array([False] * 10 + [True] * 5 + [False] * 5)
+    t = mcnemar(a, b)
+    assert (t["only_a_correct"], t["only_b_correct"]) == (10, 0)
+    assert t["p_value"] == pytest.approx(2 * 0.5**10)
+    assert mcnemar(b, a)["p_value"] == pytest.approx(2 * 0.5**10)  # symmetric
+    # 7 vs 3: exact two-sided p = 2 * P(X <= 3 | n=10) = 2 * 176 / 1024
+    c = np.array([True] * 7 + [False] * 3)
+    assert mcnemar(c, ~c)["p_value"] == pytest.approx(2 * 176 / 1024)

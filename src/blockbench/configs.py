@@ -68,11 +68,12 @@ def read_current(params: dict, run: str, root: Path = Path(".")) -> dict:
 def read_trained(params: dict, run: str, root: Path = Path(".")) -> dict:
     """The config the run's model was trained with (results/runs/<run>/config.yaml), checked
     against params.yaml: evaluate and plot never describe a model with another run's config."""
+    expected = resolve(params, run)  # an unknown run name fails here, naming the known ones
     path = root / paths.trained_config(run)
     if not path.is_file():
         raise BlockbenchError(f"{path}: not found; run the train stage of {run} first")
     data = _read(path, None)
-    if data != resolve(params, run):
+    if data != expected:
         raise BlockbenchError(
             f"{path}: the model was trained with another config than params.yaml "
             f"resolves for {run}; rerun its train stage"

@@ -1,0 +1,82 @@
+"""What a user sees: atomic outputs, and one line plus exit code 2 (130 when interrupted) from a
+stage's command line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from conftest import REPO
+
+from blockbench.storage import atomic_path, write_text
+
+
+def test_a_failure_mid_write_keeps_the_old_output_and_leaves_no_temp_file(tmp_path):
+    out = tmp_path / "metrics.json"
+    write_text(out, "old\n")
+    with pytest.raises(RuntimeError):
+        with atomic_path(out) as tmp:
+            tmp.write_text("half of the new")
+            raise RuntimeError("killed mid-write")
+    assert out.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
+
+
+def stage(tmp_path, *args, params=None):
+    """Run a stage script from a scratch directory holding only params.yaml."""
+    p = yaml.safe_load((REPO / "params.yaml").read_text()) if params is None else params
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(p))
+    return subprocess.run(
+        [sys.executable, str(REPO / "workflow/scripts" / args[0]), *args[1:]],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_a_wrong_param_name_is_one_line_and_exit_2(tmp_path):
+    p = yaml.safe_load((REPO / "params.yaml").read_text())
+    p["train"]["learning_rate"] = 0.1
+    r = stage(tmp_path, "train.py", "--run", "c4", params=p)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "train.learning_rate" in r.stderr and "lr" in r.stderr
+
+
+def test_a_missing_or_corrupt_input_is_one_line_and_exit_2(tmp_path):
+    r = stage(tmp_path, "train.py", "--run", "c4")  # no results/configs/c4.yaml here
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "configs.py" in r.stderr
+    raw = tmp_path / "data" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "mnist.npz").write_bytes(b"not a zip file")
+    r = stage(tmp_path, "split.py", "--split", "imbalanced")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+
+
+def test_an_unknown_run_is_one_line_naming_the_known_runs(tmp_path):
+    r = stage(tmp_path, "evaluate.py", "--run", "c5")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "unknown run 'c5'" in r.stderr and "c1m3" in r.stderr
+
+
+def test_an_interrupt_exits_130_and_says_nothing_was_written(tmp_path):
+    """SIGINT while the download stage waits on a source: exit 130, one line."""
+    p = yaml.safe_load((REPO / "params.yaml").read_text())
+    p["data"].update(dataset="digits", sources=["sklearn"])
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(p))
+    code = (
+        "import sys, time; sys.argv = ['x']; from blockbench import cli; "
+        "cli.main(lambda a, p: time.sleep(30), cli.parser('sleep'))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=tmp_path, stderr=subprocess.PIPE, text=True
+    )
+    time.sleep(3)  # imports done, sleeping in the body
+    os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert err.strip() == "interrupted: no output was written"
