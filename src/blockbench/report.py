@@ -424,7 +424,8 @@ class Study:
             f"- Time: {a.name} trains at {ta:.2f} s per epoch, "
             f"{ratio_words(ta, tb, 'faster', 'slower')} {b.name} ({tb:.2f} s); inference takes "
             f"{1e6 * ia:.1f} µs per image, {ratio_words(ia, ib, 'faster', 'slower')} {b.name} "
-            f"({1e6 * ib:.1f} µs) (means over {seeds_text(ga.n)} and {seeds_text(gb.n)}).",
+            f"({1e6 * ib:.1f} µs; timed by the train stage on the validation images) "
+            f"(means over {seeds_text(ga.n)} and {seeds_text(gb.n)}).",
             f"- Validation vs test: selected validation accuracy (imbalanced hold-out) "
             f"{pct(val_a)} for {a.name} and {pct(val_b)} for {b.name}, against balanced test "
             f"accuracy {pct(ga.acc)} and {pct(gb.acc)} ({seeds_text(ga.n)} and "
