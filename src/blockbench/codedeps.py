@@ -17,7 +17,7 @@ PACKAGE = "blockbench"
 SRC = Path("src")
 SCRIPTS = Path("workflow/scripts")
 
-# The entry point of each stage: a workflow script, or a module run with `python -m`.
+# The entry script of each stage (the Snakefile does `configs` itself while it parses).
 ENTRY_POINTS = {
     "configs": SCRIPTS / "configs.py",
     "download": SCRIPTS / "download.py",
