@@ -103,6 +103,9 @@ def test_replicate_seeds_add_runs_without_touching_the_existing_one():
     p = base()
     before = (bbp.run_config(p, "c1m3"), bbp.run_param_keys(p, "c1m3"))
     p["runs"]["c1m3"]["replicate_seeds"] = [0, 1, 2]  # 0 is the run's own seed: no duplicate
+    variants = p["grids"]["remedies"]["variants"]
+    variants["class_weights"].pop("replicate_seeds", None)
+    variants["focal"]["replicate_seeds"] = []
     assert bbp.replicates(p, "c1m3") == ["c1m3", "c1m3_s1", "c1m3_s2"]
     assert (bbp.run_config(p, "c1m3"), bbp.run_param_keys(p, "c1m3")) == before
     assert bbp.run_config(p, "c1m3_s2")["seed"] == 2 and "train.seed" not in bbp.run_param_keys(

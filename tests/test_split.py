@@ -3,7 +3,7 @@ import pytest
 
 from blockbench.errors import BlockbenchError
 from blockbench.params import split_config
-from blockbench.split import make_split
+from blockbench.split import make_split, n_train_after_holdout, pool_for_train_size
 
 
 def test_minority_classes_keep_their_fraction_and_test_is_untouched(params, digits_arrays):
@@ -46,11 +46,22 @@ def test_split_is_deterministic_and_seeded(params, digits_arrays):
     assert not np.array_equal(a["idx_train"], c["idx_train"])
 
 
-def test_train_test_ratio_drops_majority_only(params, digits_arrays):
+def test_train_over_test_counts_train_after_the_holdout(params, digits_arrays):
+    """The original study's ratio: training images after the validation hold-out per test image.
+    digits: 360 test images, so train/test = 2.0 is exactly 720 training images."""
     cfg = split_config(params, "imbalanced")
     base, base_rec = make_split(digits_arrays, cfg)
-    out, rec = make_split(digits_arrays, {**cfg, "train_test_ratio": 2.0})
-    assert rec["train_test_ratio"]["achieved"] == pytest.approx(2.0, abs=0.01)
+    assert base_rec["train_over_test"]["achieved"] == pytest.approx(
+        len(base["y_train"]) / len(base["y_test"]), abs=1e-6
+    )
+    out, rec = make_split(digits_arrays, {**cfg, "train_over_test": 2.0})
+    assert len(out["y_test"]) == 360
+    assert len(out["y_train"]) == 720
+    assert rec["train_over_test"]["achieved"] == 2.0
+    assert rec["train_plus_val_over_test"] == pytest.approx(
+        (len(out["y_train"]) + len(out["y_val"])) / 360, abs=1e-6
+    )
+    assert len(out["y_val"]) == pytest.approx(0.2 * (720 + len(out["y_val"])), abs=1)
     for c in cfg["minority_classes"]:
         n_base = base_rec["class_counts"]["train"][str(c)] + base_rec["class_counts"]["val"][str(c)]
         n_new = rec["class_counts"]["train"][str(c)] + rec["class_counts"]["val"][str(c)]
@@ -64,5 +75,13 @@ def test_train_test_ratio_drops_majority_only(params, digits_arrays):
 
 def test_unreachable_ratio_is_a_clear_error(params, digits_arrays):
     cfg = split_config(params, "imbalanced")
-    with pytest.raises(BlockbenchError, match="train_test_ratio is unreachable"):
-        make_split(digits_arrays, {**cfg, "train_test_ratio": 0.05})
+    with pytest.raises(BlockbenchError, match="train_over_test is unreachable"):
+        make_split(digits_arrays, {**cfg, "train_over_test": 0.05})
+
+
+@pytest.mark.parametrize("n_train", [1, 7, 720, 20000, 34513])
+@pytest.mark.parametrize("val_fraction", [0.1, 0.2, 0.25, 0.3])
+def test_pool_for_train_size_is_the_smallest_pool(n_train, val_fraction):
+    n = pool_for_train_size(n_train, val_fraction)
+    assert n_train_after_holdout(n, val_fraction) == n_train
+    assert n_train_after_holdout(n - 1, val_fraction) < n_train

@@ -3,14 +3,17 @@
 From the official training set:
 1. each minority class keeps `keep_fraction` of its images (seeded random choice; at least 2, so the
    stratified hold-out below can give it a validation image);
-2. optionally, `train_test_ratio` r lowers (train + val) / test to r by dropping majority-class
-   images only, the same share from each majority class (minority images and the test set are
-   untouched);
+2. optionally, `train_over_test` r lowers train / test to r -- training images *after* the
+   validation hold-out per test image, the original study's "Ratio = Training/Testing" -- by
+   dropping majority-class images only, the same share from each majority class (minority images
+   and the test set are untouched);
 3. `val_fraction` of what is left is held out for validation, stratified by class.
 The official test set stays balanced and untouched. Same inputs and seed, same split.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from sklearn.model_selection import train_test_split
@@ -35,6 +38,19 @@ def _keep_minority(
     return np.sort(np.concatenate(keep))
 
 
+def n_train_after_holdout(n: int, val_fraction: float) -> int:
+    """Training images left of n after the stratified hold-out (sklearn rounds the hold-out up)."""
+    return n - math.ceil(val_fraction * n)
+
+
+def pool_for_train_size(n_train: int, val_fraction: float) -> int:
+    """The smallest pool whose hold-out leaves `n_train` training images."""
+    n = max(n_train, int(n_train / (1 - val_fraction)) - 2)
+    while n_train_after_holdout(n, val_fraction) < n_train:
+        n += 1
+    return n
+
+
 def _drop_majority(
     pool: np.ndarray, y: np.ndarray, minority: list[int], target: int, seed: int
 ) -> np.ndarray:
@@ -44,7 +60,7 @@ def _drop_majority(
     n_major_classes = len(np.unique(y[major]))
     if n_major_keep < MIN_PER_CLASS * n_major_classes:
         raise BlockbenchError(
-            f"split.train_test_ratio is unreachable: dropping majority images alone "
+            f"split.train_over_test is unreachable: dropping majority images alone "
             f"cannot go below (train + val) = {len(minor) + MIN_PER_CLASS * n_major_classes}"
         )
     kept, _ = train_test_split(major, train_size=n_major_keep, stratify=y[major], random_state=seed)
@@ -60,13 +76,15 @@ def make_split(arrays: dict[str, np.ndarray], cfg: dict) -> tuple[dict[str, np.n
     rng = np.random.default_rng(seed)
 
     pool = _keep_minority(y, minority, cfg["keep_fraction"], rng)
-    ratio = cfg.get("train_test_ratio")
-    ratio_before = len(pool) / len(y_test)
+    val_fraction = cfg["val_fraction"]
+    ratio = cfg.get("train_over_test")
+    ratio_before = n_train_after_holdout(len(pool), val_fraction) / len(y_test)
     if ratio is not None and ratio < ratio_before:
-        pool = _drop_majority(pool, y, minority, int(round(ratio * len(y_test))), seed)
+        target = pool_for_train_size(int(round(ratio * len(y_test))), val_fraction)
+        pool = _drop_majority(pool, y, minority, target, seed)
 
     idx_train, idx_val = train_test_split(
-        pool, test_size=cfg["val_fraction"], stratify=y[pool], random_state=seed
+        pool, test_size=val_fraction, stratify=y[pool], random_state=seed
     )
     idx_train, idx_val = np.sort(idx_train), np.sort(idx_val)
 
@@ -100,11 +118,12 @@ def make_split(arrays: dict[str, np.ndarray], cfg: dict) -> tuple[dict[str, np.n
             str(c): round(float(kept[c] / official[c]), 6) if official[c] else None
             for c in range(N_CLASSES)
         },
-        "train_test_ratio": {
+        "train_over_test": {
             "requested": ratio,
             "before_drop": round(ratio_before, 6),
-            "achieved": round(len(pool) / len(y_test), 6),
-            "note": "(train + val) / test",
+            "achieved": round(len(idx_train) / len(y_test), 6),
+            "note": "train / test, train counted after the validation hold-out",
         },
+        "train_plus_val_over_test": round(len(pool) / len(y_test), 6),
     }
     return out, record
