@@ -27,6 +27,7 @@ try:
 except bbp.ParamsError as exc:
     sys.exit(f"error: {exc}")
 
+PLOTTED = bbp.plotted_runs(config)  # the runs with a per-run figure set
 DATASET = config["data"]["dataset"]
 SPLITS = list(config["splits"])
 RAW = str(paths.raw(DATASET))
@@ -47,9 +48,19 @@ def split_of(wildcards):
     return ancient(str(paths.prepared(RUNS[wildcards.run])))
 
 
+# Resources per job, for a cluster (workflow/profiles/slurm): `threads` is the CPU request, mem_mb
+# (peak RSS on MNIST, measured, with headroom) and runtime (minutes) bound it; train asks for one
+# GPU when `compute.device` is cuda. Run locally, Snakemake only checks them against --resources.
+def cpus(wildcards, threads):
+    return threads
+
+
+GPUS = int((config.get("compute") or {}).get("device") == "cuda")
+
+
 rule all:
     input:
-        expand("results/runs/{run}/figures", run=RUNS),
+        expand("results/runs/{run}/figures", run=PLOTTED),
         str(paths.SUMMARY),
 
 
@@ -70,6 +81,10 @@ rule download:
     benchmark:
         "benchmarks/download.tsv"
     threads: 1
+    resources:
+        cpus_per_task=cpus,
+        mem_mb=2000,
+        runtime=30,
     conda:
         "workflow/envs/blockbench.yaml"
     shell:
@@ -90,6 +105,10 @@ rule split:
     benchmark:
         "benchmarks/split/{split}.tsv"
     threads: 1
+    resources:
+        cpus_per_task=cpus,
+        mem_mb=2000,
+        runtime=15,
     conda:
         "workflow/envs/blockbench.yaml"
     shell:
@@ -112,6 +131,11 @@ rule train:
     benchmark:
         "benchmarks/train/{run}.tsv"
     threads: 2
+    resources:
+        cpus_per_task=cpus,
+        mem_mb=6000,
+        runtime=120,
+        gpu=GPUS,
     conda:
         "workflow/envs/blockbench.yaml"
     shell:
@@ -127,15 +151,22 @@ rule evaluate:
         model=ancient("results/runs/{run}/model.pt"),
         data_code=str(keys.stamp_path("download")),
         test=ancient(RAW),
+        split=split_of,  # the validation images
     output:
         metrics="results/runs/{run}/metrics.json",
         confusion="results/runs/{run}/confusion.csv",
         roc="results/runs/{run}/roc.csv",
+        pr="results/runs/{run}/pr.csv",
+        reliability="results/runs/{run}/reliability.csv",
     log:
         "logs/evaluate/{run}.log",
     benchmark:
         "benchmarks/evaluate/{run}.tsv"
     threads: 1
+    resources:
+        cpus_per_task=cpus,
+        mem_mb=3000,
+        runtime=20,
     conda:
         "workflow/envs/blockbench.yaml"
     shell:
@@ -160,6 +191,10 @@ rule plot:
     benchmark:
         "benchmarks/plot/{run}.tsv"
     threads: 1
+    resources:
+        cpus_per_task=cpus,
+        mem_mb=3000,
+        runtime=20,
     conda:
         "workflow/envs/blockbench.yaml"
     shell:
@@ -170,7 +205,9 @@ rule aggregate:
     input:
         **code("aggregate"),
         runs=expand("results/runs/{run}/{file}", run=RUNS,
-                    file=["train.json", "history.csv", "metrics.json", "confusion.csv", "figures"]),
+                    file=["train.json", "history.csv", "metrics.json", "confusion.csv", "pr.csv",
+                          "reliability.csv"]),
+        figures=expand("results/runs/{run}/figures", run=PLOTTED),
         # ancient: a fresh clone rebuilds the splits (same content); a split that really changes
         # changes its runs' configs, and so reruns this rule through the runs' files
         splits=[ancient(f) for f in expand("results/splits/{split}/{file}", split=SPLITS,
@@ -185,6 +222,10 @@ rule aggregate:
     benchmark:
         "benchmarks/aggregate.tsv"
     threads: 1
+    resources:
+        cpus_per_task=cpus,
+        mem_mb=4000,
+        runtime=30,
     conda:
         "workflow/envs/blockbench.yaml"
     shell:

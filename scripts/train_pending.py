@@ -12,6 +12,8 @@ so a study cut short still has the most configurations at the most seeds.
 
     python scripts/train_pending.py --dry-run
     nohup python scripts/train_pending.py > logs/train_pending.log 2>&1 &
+
+A run that fails is reported and the queue goes on (its log: logs/train/<run>.log).
 """
 
 from __future__ import annotations
@@ -53,6 +55,12 @@ def main() -> int:
     ap.add_argument(
         "--script", default=str(ROOT / "workflow/scripts/train.py"), help="train stage script"
     )
+    ap.add_argument(
+        "--params",
+        default="params.yaml",
+        help="params file the train script reads (a frozen copy keeps a long queue independent "
+        "of later edits to params.yaml; the run configs must match it)",
+    )
     args = ap.parse_args()
     params = P.load(ROOT / "params.yaml")
     todo = pending(params, ROOT)
@@ -65,7 +73,7 @@ def main() -> int:
         t0 = time.time()
         with open(log_dir / f"{run}.log", "w") as log:
             rc = subprocess.call(
-                [args.python, args.script, "--run", run, "--threads", "2"],
+                [args.python, args.script, "--params", args.params, "--run", run, "--threads", "2"],
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -42,7 +42,11 @@ def test_the_derivation_follows_imports_inside_functions_and_leaves_other_module
     assert "import" in (REPO / "src/blockbench/evaluation.py").read_text().split("def predict")[1]
     assert "src/blockbench/tensors.py" in codedeps.stage_code("evaluate", REPO)
     assert "src/blockbench/figures.py" not in codedeps.stage_code("evaluate", REPO)
-    assert "src/blockbench/report.py" in codedeps.stage_code("aggregate", REPO)
+    aggregate = codedeps.stage_code("aggregate", REPO)
+    for module in ("__init__", "statistics", "claims", "runs", "tables", "prose_models"):
+        assert f"src/blockbench/report/{module}.py" in aggregate  # a subpackage, relative imports
+    for module in ("models", "training", "tensors", "evaluation"):  # no torch in aggregate
+        assert f"src/blockbench/{module}.py" not in aggregate
 
 
 _LOADED = """

@@ -67,7 +67,6 @@ def engine_params() -> dict:
         "mobilenet": "c1m3",
         "plain": "c4",
         "block_counts": ["c1m3"],
-        "double_softmax": None,
         "sweeps": {},
         "alpha": 0.05,
     }
@@ -189,7 +188,7 @@ def test_changing_a_default_makes_only_the_runs_that_inherit_it_stale(origin, tm
 def test_code_edits_rerun_the_stages_that_import_the_code(origin, tmp_path):
     repo = clone(origin, tmp_path)
     main_job(repo)
-    with open(repo / "src/blockbench/report.py", "a") as fh:
+    with open(repo / "src/blockbench/report/tables.py", "a") as fh:
         fh.write("# an edit\n")
     assert dvc_stale(repo) == {"aggregate"}
     assert snakemake_planned(repo, "results/summary.md") == {"aggregate": 1}

@@ -89,3 +89,58 @@ def test_roc_table_columns_are_not_swapped():
     assert (0.5, 1.0) in rows and (0.0, 0.0) in rows
     assert (1.0, 0.5) not in rows
     assert all(t >= f for f, t in rows)  # a good scorer: tpr at or above fpr everywhere
+
+
+def test_ece_and_reliability_bins_on_a_known_case():
+    # 10 images, top-class confidence 0.9 each, 8 right: one bin, |0.8 - 0.9| = 0.1
+    y = np.arange(10) % 3
+    proba = np.full((10, 3), 0.05)
+    proba[np.arange(10), y] = 0.9
+    proba[[0, 1], :] = [[0.05, 0.9, 0.05], [0.05, 0.05, 0.9]]  # images 0 and 1 predicted wrong
+    assert evaluation.expected_calibration_error(y, proba) == pytest.approx(0.1)
+    bins = evaluation.reliability_bins(y, proba)
+    full = [b for b in bins if b["images"]]
+    assert len(bins) == evaluation.ECE_BINS and len(full) == 1
+    assert (full[0]["images"], full[0]["confidence"], full[0]["accuracy"]) == pytest.approx(
+        (10, 0.9, 0.8)
+    )
+    assert full[0]["lower"] < 0.9 <= full[0]["upper"]
+    perfect = np.eye(3)[y]  # confidence 1 and always right: calibrated
+    assert evaluation.expected_calibration_error(y, perfect) == 0.0
+
+
+def test_average_precision_per_class_and_macro():
+    y, _, proba = hand_made()
+    ap = evaluation.average_precision(y, proba)
+    onehot = np.eye(10)[y]
+    for c in range(10):
+        assert ap["per_class"][str(c)] == pytest.approx(
+            skm.average_precision_score(onehot[:, c], proba[:, c])
+        )
+    assert ap["macro"] == pytest.approx(np.mean(list(ap["per_class"].values())))
+    ranked = np.eye(10)[y] * 0.5 + 0.05  # every true class ranked first: AP 1
+    assert evaluation.average_precision(y, ranked)["macro"] == pytest.approx(1.0)
+    auc = evaluation.per_class_auc(y, proba)
+    assert auc[3] == pytest.approx(skm.roc_auc_score(onehot[:, 3], proba[:, 3]))
+
+
+def test_pr_table_runs_from_full_recall_to_the_top_ranked_image():
+    y, _, proba = hand_made()
+    pr = evaluation.pr_table(y, proba)
+    rows = [r for r in pr if r["class"] == "4"]
+    recalls = [r["recall"] for r in rows]
+    assert recalls[0] == 1.0 and recalls[-1] == 0.0 and recalls == sorted(recalls, reverse=True)
+    assert rows[0]["precision"] == pytest.approx(0.1)  # everything called 4: 30 of 300
+
+
+def test_validation_metrics_and_shift_rates():
+    y = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    pred = np.array([0, 0, 0, 1, 1, 0, 2, 2])
+    v = evaluation.validation_metrics(y, pred, minority=[1])
+    assert v["accuracy"] == pytest.approx(6 / 8)
+    assert v["balanced_accuracy"] == pytest.approx((3 / 4 + 1 / 2 + 1) / 3)
+    assert v["minority_recall_mean"] == pytest.approx(1 / 2)
+    r = evaluation.shift_rates(y, pred, minority=[1])
+    # majority images (classes 0, 2): one of six predicted as the minority class 1
+    assert r["majority_as_minority"] == pytest.approx(1 / 6)
+    assert r["minority_recall_mean"] == pytest.approx(1 / 2)

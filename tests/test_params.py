@@ -124,8 +124,8 @@ def test_grid_errors_are_one_line():
     assert "grids.remedies.runs" in msg and "'c9'" in msg
     msg = error_for(lambda p: p["runs"].update(c4_focal={"n_conv": 2}))
     assert "c4_focal" in msg and "already declared" in msg
-    msg = error_for(lambda p: p["study"]["remedies"].update(upper_bound="nope"))
-    assert "study.remedies.upper_bound" in msg
+    msg = error_for(lambda p: p["study"]["remedies"].update(reference="nope"))
+    assert "study.remedies.reference" in msg
     msg = error_for(
         lambda p: p["grids"]["remedies"]["variants"]["focal"].update(loss_input="softmax")
     )

@@ -27,14 +27,19 @@ def test_quick_preset_keeps_runs_and_study_on_digits():
     assert quick["runs"]["c1m3_bs3000"]["batch_size"] == 2 * quick["train"]["batch_size"]
 
 
-def test_quick_preset_keeps_the_remedies_grid():
+def test_quick_preset_keeps_the_remedies_grid_and_the_headline_twins():
     full = bbp.load(REPO / "params.yaml")
     quick = quick_params(full)
-    assert bbp.logical_runs(quick) == bbp.logical_runs(full)
-    assert bbp.run_names(quick) == bbp.logical_runs(full)  # one seed per run
-    assert (
-        quick["grids"] == full["grids"] and quick["study"]["remedies"] == full["study"]["remedies"]
+    assert quick["grids"]["remedies"]["runs"] == full["grids"]["remedies"]["runs"]
+    assert list(quick["grids"]["remedies"]["variants"]) == list(
+        full["grids"]["remedies"]["variants"]
     )
+    assert quick["study"] == full["study"]
+    assert bbp.twin_table(quick) == {"c1m3": "c1m3_twin", "c4": "c4_twin"}
+    # two seeds for the headline pair (a paired test needs two), one for every other run
+    assert bbp.replicates(quick, "c1m3") == ["c1m3", "c1m3_s1"]
+    assert bbp.replicates(quick, "c4_focal") == ["c4_focal"]
+    assert len(bbp.run_names(quick)) == len(bbp.logical_runs(quick)) + 2
 
 
 def test_quick_study_end_to_end(tmp_path):
@@ -42,26 +47,35 @@ def test_quick_study_end_to_end(tmp_path):
     tests/test_engines.py and writes the same bytes as DVC there (so it is not run twice here)."""
     engine = "dvc"
     params = quick_params(bbp.load(REPO / "params.yaml"))
-    # keep the test short: two remedies (one repeated over a second seed) and the upper bound
+    # keep the test short: two remedies (one repeated over a second seed) and the reference
     variants = params["grids"]["remedies"]["variants"]
     params["grids"]["remedies"]["variants"] = {
         "oversample": {**variants["oversample"], "replicate_seeds": [1]},
+        "augment_repeated": variants["augment_repeated"],
         "balanced": variants["balanced"],
     }
     params = bbp.validate(params)
     repo = copy_pipeline(REPO, tmp_path / engine, params)
     run_engine(repo, engine, cores=2)
     text = (repo / report.SUMMARY).read_text()
-    for n in range(1, 10):
-        assert f"## {n}." in text
+    assert text.split("\n## ")[1].startswith("Headline")
+    for n in range(1, 9):
+        assert f"\n## {n}. " in text
     summary = json.loads((repo / report.SUMMARY_JSON).read_text())
     for name in ("c1m3", "c4", "c3m5"):  # the report's numbers are the runs' numbers
-        metrics = json.loads((repo / "results" / "runs" / name / "metrics.json").read_text())
-        assert summary["runs"][name]["accuracy"] == pytest.approx(metrics["accuracy"])
-        assert f"{100 * metrics['accuracy']:.2f}%" in text
-    assert "c1m3_oversample_s1" in bbp.run_names(params)
+        accs = [
+            json.loads((repo / "results" / "runs" / r / "metrics.json").read_text())["accuracy"]
+            for r in bbp.replicates(params, name)
+        ]
+        assert summary["runs"][name]["accuracy"] == pytest.approx(sum(accs) / len(accs))
+        assert summary["runs"][name]["seeds"] == len(accs)
+        assert f"{100 * sum(accs) / len(accs):.2f}%" in text
+    assert summary["comparisons"]["c1m3 vs c4: accuracy"]["seeds"] == 2
     for name in bbp.run_names(params):
         assert (repo / "results" / "runs" / name / "metrics.json").exists()
+    for name in bbp.plotted_runs(params):  # per-run figures only where the report shows them
+        assert (repo / "results" / "runs" / name / "figures" / "tsne.png").exists()
+    assert not (repo / "results" / "runs" / "c3m5" / "figures").exists()
     for link in [
         line.split("](", 1)[1].split(")", 1)[0] for line in text.splitlines() if "![" in line
     ]:

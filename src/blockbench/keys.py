@@ -4,7 +4,8 @@
   plot of that run depend on it.
 - `results/configs/splits/<split>.yaml`: a split's resolved config; its split stage depends on it.
 - `results/configs/runs.yaml`: every run after grids and replicate seeds expand, with its split;
-  dvc.yaml iterates over it (`foreach: ${expanded_runs}`).
+  dvc.yaml iterates over it (`foreach: ${expanded_runs}`), and the runs that get per-run figures
+  (`foreach: ${plotted_runs}`).
 - `results/code/<stage>.sha256`: sha256 of each file the stage runs (`codedeps`) and of each
   params section it reads (as `params.yaml:<key>` lines). Snakemake only: DVC hashes those itself.
 
@@ -34,11 +35,12 @@ from .storage import write_text_if_changed
 HEADER = "# resolved from params.yaml by workflow/scripts/configs.py; do not edit\n"
 STAMPS = paths.RESULTS / "code"
 # The params sections each stage reads straight from params.yaml (the same lists as dvc.yaml's
-# `params:`; train, evaluate and plot read their run's config file, split its split's file).
+# `params:`; train, evaluate and plot read their run's config file, split its split's file; train
+# also reads `compute`, which is not part of a run's config).
 STAGE_PARAMS = {
     "download": ["data"],
     "split": [],
-    "train": [],
+    "train": ["compute"],
     "evaluate": ["evaluate"],
     "plot": [],
     "aggregate": ["study"],
@@ -97,8 +99,12 @@ def write_configs(params: dict, root: Path = Path(".")) -> dict[str, str]:
     write_text_if_changed(
         root / paths.RUN_LIST,
         _dump(
-            {"expanded_runs": {name: {"split": split} for name, split in runs.items()}},
-            "# every run after grids and replicate seeds expand: dvc.yaml iterates over it\n",
+            {
+                "expanded_runs": {name: {"split": split} for name, split in runs.items()},
+                "plotted_runs": {n: {"split": runs[n]} for n in params_mod.plotted_runs(params)},
+            },
+            "# every run after grids and replicate seeds expand, and the runs with per-run\n"
+            "# figures: dvc.yaml iterates over them\n",
         ),
     )
     for old in (root / paths.CONFIGS).glob("*.yaml"):

@@ -17,38 +17,12 @@ of 128 filters [128, 64, 1, 1].
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 from torchvision.ops import Conv2dNormActivation
 
 from . import N_CLASSES
-
-
-@dataclass(frozen=True)
-class BlockSpec:
-    kind: str  # "conv" or "mobilenet"
-    in_channels: int
-    out_channels: int
-    stride: int
-
-
-def block_plan(
-    n_conv: int, n_mobilenet: int, widths: list[int], strides: list[int], in_channels: int = 1
-) -> list[BlockSpec]:
-    plan, cin = [], in_channels
-    for i in range(n_conv + n_mobilenet):
-        cout = widths[min(i, len(widths) - 1)]
-        stride = strides[i] if i < len(strides) else 1
-        plan.append(BlockSpec("conv" if i < n_conv else "mobilenet", cin, cout, stride))
-        cin = cout
-    return plan
-
-
-def plan_of(cfg: dict) -> list[BlockSpec]:
-    """The block plan of a run config."""
-    return block_plan(cfg["n_conv"], cfg["n_mobilenet"], cfg["widths"], cfg["strides"])
+from .architecture import BlockSpec, block_plan, plan_of  # noqa: F401  (re-exported)
 
 
 def conv_block(spec: BlockSpec) -> nn.Module:

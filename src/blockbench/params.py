@@ -112,19 +112,31 @@ def validate(params: Any, source: str = DEFAULT_PARAMS) -> dict:
                 f"{source}: study.sweeps.{sweep}: not a train or split key; allowed: "
                 f"{', '.join(list(params['train']) + list(params['split']))}"
             )
+    grids = params.get("grids") or {}
     remedies = params["study"].get("remedies")
     if remedies:
-        grids = params.get("grids") or {}
         if remedies["grid"] not in grids:
             raise ParamsError(
                 f"{source}: study.remedies.grid: {remedies['grid']!r} is not a grid; "
                 f"known grids: {', '.join(grids) or '(none)'}"
             )
         variants = grids[remedies["grid"]]["variants"]
-        if remedies["upper_bound"] not in variants:
+        if remedies["reference"] not in variants:
             raise ParamsError(
-                f"{source}: study.remedies.upper_bound: {remedies['upper_bound']!r} "
+                f"{source}: study.remedies.reference: {remedies['reference']!r} "
                 f"is not a variant of grids.{remedies['grid']}; variants: {', '.join(variants)}"
+            )
+    twins = params["study"].get("twins")
+    if twins:
+        if twins not in grids:
+            raise ParamsError(
+                f"{source}: study.twins: {twins!r} is not a grid; "
+                f"known grids: {', '.join(grids) or '(none)'}"
+            )
+        if len(grids[twins]["variants"]) != 1:
+            raise ParamsError(
+                f"{source}: grids.{twins}: the twins grid needs exactly one variant "
+                f"(it has {len(grids[twins]['variants'])})"
             )
     logical = logical_runs(params)
     for key, name in study_runs(params):
@@ -140,14 +152,34 @@ def study_runs(params: dict) -> list[tuple[str, str]]:
     study = params["study"]
     out = [("study.mobilenet", study["mobilenet"]), ("study.plain", study["plain"])]
     out += [("study.block_counts", r) for r in study["block_counts"]]
-    if study.get("double_softmax"):
-        out.append(("study.double_softmax", study["double_softmax"]))
+    out += [("study.twins", twin) for twin in twin_table(params).values()]
     for sweep, pairs in study["sweeps"].items():
         for i, runs in enumerate(pairs):
             out += [(f"study.sweeps.{sweep}[{i}]", r) for r in runs]
     for base, variants in remedy_table(params).items():
         out += [("study.remedies", base)] + [("study.remedies", name) for name in variants.values()]
     return out
+
+
+def plotted_runs(params: dict) -> list[str]:
+    """The runs that get the per-run figure set (plot stage): those the report shows figures of --
+    the headline pair and the mobilenet run's faithful twin, seed 0 each. Every other run gets
+    metrics only; the report's figures across runs are drawn by the aggregate stage from their
+    tables."""
+    study = params["study"]
+    twins = twin_table(params)
+    names = [study["mobilenet"], study["plain"], twins.get(study["mobilenet"])]
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def twin_table(params: dict) -> dict[str, str]:
+    """Base run -> its faithful twin of the original study (`study.twins`; empty without it)."""
+    grid_name = params["study"].get("twins")
+    grid = (params.get("grids") or {}).get(grid_name) if grid_name else None
+    if not grid:
+        return {}
+    (variant,) = grid["variants"]
+    return {base: f"{base}_{variant}" for base in grid["runs"]}
 
 
 def remedy_table(params: dict) -> dict[str, dict[str, str]]:

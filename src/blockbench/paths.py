@@ -41,6 +41,12 @@ def prepared(split: str) -> Path:
     return DATA / "prepared" / split / "split.npz"
 
 
+def checkpoint(run: str) -> Path:
+    """The train stage's resume point: under data/ (git-ignored) and outside every declared output,
+    which DVC deletes before a stage runs; removed once the run's outputs are written."""
+    return DATA / "checkpoints" / f"{run}.pt"
+
+
 def split_counts(split: str) -> Path:
     return RESULTS / "splits" / split / "counts.json"
 
@@ -80,6 +86,14 @@ def confusion(run: str) -> Path:
 
 def roc(run: str) -> Path:
     return run_dir(run) / "roc.csv"
+
+
+def pr(run: str) -> Path:
+    return run_dir(run) / "pr.csv"
+
+
+def reliability(run: str) -> Path:
+    return run_dir(run) / "reliability.csv"
 
 
 def figures_dir(run: str) -> Path:

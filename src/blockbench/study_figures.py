@@ -1,4 +1,6 @@
-"""Figures that compare runs: overlaid curves, per-run figures side by side, recall by run."""
+"""Figures that compare configurations (the aggregate stage): curves as a mean over seeds with
+their range, bars of means with 95% intervals, precision-recall curves, reliability diagrams,
+and per-run figures side by side. Panels of one quantity share their y-axis."""
 
 from __future__ import annotations
 
@@ -11,41 +13,149 @@ import pandas as pd
 from .figures import figure
 
 CURVES = {
-    "loss": ("train_loss", "val_loss", "cross-entropy loss"),
+    "loss": ("train_loss", "val_loss", "cross-entropy loss (log scale)"),
     "accuracy": ("train_acc", "val_acc", "accuracy"),
 }
 
 
-def overlay_curves(
-    histories: dict[str, pd.DataFrame],
+def mean_curves(
+    histories: dict[str, list[pd.DataFrame]],
     path: str | Path,
     title: str,
     kinds: tuple[str, ...] = ("loss", "accuracy"),
 ) -> None:
-    """One panel per kind; each run one colour, train dashed and validation solid."""
-    with figure(path, ncols=len(kinds), figsize=(6.5 * len(kinds), 4.5), squeeze=False) as (
+    """One panel per kind; each configuration one colour: the mean over its seeds (train dashed,
+    validation solid) and the range over seeds shaded."""
+    with figure(path, ncols=len(kinds), figsize=(6.5 * len(kinds), 4.6), squeeze=False) as (
         fig,
         axes,
     ):
         for ax, kind in zip(axes[0], kinds):
             train_col, val_col, ylabel = CURVES[kind]
-            for i, (name, h) in enumerate(histories.items()):
+            for i, (name, runs) in enumerate(histories.items()):
                 colour = f"C{i}"
-                ax.plot(
-                    h["epoch"], h[train_col], "--", color=colour, alpha=0.7, label=f"{name} train"
-                )
-                ax.plot(h["epoch"], h[val_col], "-", color=colour, label=f"{name} validation")
+                n = min(len(h) for h in runs)
+                epochs = runs[0]["epoch"].to_numpy()[:n]
+                for col, style, part in ((train_col, "--", "train"), (val_col, "-", "validation")):
+                    v = np.stack([h[col].to_numpy()[:n] for h in runs])
+                    ax.plot(epochs, v.mean(0), style, color=colour, label=f"{name} {part}")
+                    if len(runs) > 1:
+                        ax.fill_between(epochs, v.min(0), v.max(0), color=colour, alpha=0.12)
             ax.set_xlabel("epoch")
             ax.set_ylabel(ylabel)
             if kind == "loss":
                 ax.set_yscale("log")
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=7)
+        fig.suptitle(title)
+
+
+def bars(
+    panels: dict[str, dict[str, tuple[float, float | None, float | None]]],
+    path: str | Path,
+    title: str,
+    ylabel: str,
+    reference: dict[str, tuple[str, float]] | None = None,
+    markers: dict[str, dict[str, float]] | None = None,
+) -> None:
+    """One panel per key of `panels`: a bar per label at its mean with the 95% interval as an
+    error bar (none for one seed); `reference` draws a labelled horizontal line per panel and
+    `markers` a labelled point per bar (e.g. the original study's number). Shared y-axis."""
+    n_panels = len(panels)
+    widest = max(len(v) for v in panels.values())
+    with figure(
+        path,
+        ncols=n_panels,
+        figsize=(max(5.0, 0.75 * widest + 2) * n_panels, 5.4),
+        squeeze=False,
+        sharey=True,
+    ) as (fig, axes):
+        lows = []
+        for ax, (panel, values) in zip(axes[0], panels.items()):
+            labels = list(values)
+            means = np.array([values[k][0] for k in labels])
+            lo = np.array(
+                [values[k][1] if values[k][1] is not None else values[k][0] for k in labels]
+            )
+            hi = np.array(
+                [values[k][2] if values[k][2] is not None else values[k][0] for k in labels]
+            )
+            x = np.arange(len(labels))
+            ax.bar(x, means, color="C0", alpha=0.8)
+            ax.errorbar(x, means, yerr=[means - lo, hi - means], fmt="none", ecolor="k", capsize=3)
+            lows.append(float(lo.min()))
+            if reference and panel in reference:
+                name, value = reference[panel]
+                ax.axhline(value, color="C3", linestyle="--", label=name)
+                lows.append(value)
+            if markers and panel in markers:
+                pts = [(i, markers[panel][k]) for i, k in enumerate(labels) if k in markers[panel]]
+                if pts:
+                    ax.plot(*zip(*pts), "D", color="C1", label="original study")
+                    lows.append(min(v for _, v in pts))
+            ax.set_xticks(x, labels, rotation=35, ha="right", fontsize=8)
+            ax.set_title(panel, fontsize=10)
+            ax.grid(axis="y", alpha=0.3)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=8, loc="lower right")
+        axes[0][0].set_ylabel(ylabel)
+        top = max(
+            max((v[2] if v[2] is not None else v[0]) for v in p.values()) for p in panels.values()
+        )
+        low = min(lows)
+        pad = 0.08 * max(top - low, 1e-6)
+        axes[0][0].set_ylim(low - pad, top + pad)
+        fig.suptitle(title)
+
+
+def pr_curves(
+    panels: dict[str, dict[str, pd.DataFrame]], classes: list[int], path: str | Path, title: str
+) -> None:
+    """One panel per architecture: each run's precision-recall curve of the minority classes
+    pooled (mean precision over the classes at each recall), first seed."""
+    grid = np.linspace(0, 1, 201)
+    with figure(
+        path, ncols=len(panels), figsize=(5.6 * len(panels), 4.8), squeeze=False, sharey=True
+    ) as (fig, axes):
+        for ax, (panel, runs) in zip(axes[0], panels.items()):
+            for i, (label, df) in enumerate(runs.items()):
+                curves = []
+                for c in classes:
+                    part = df[df["class"].astype(str) == str(c)].sort_values("recall")
+                    # interpolated precision: the best precision at this recall or more
+                    prec = np.maximum.accumulate(part["precision"].to_numpy()[::-1])[::-1]
+                    curves.append(np.interp(grid, part["recall"].to_numpy(), prec))
+                ax.plot(grid, np.mean(curves, 0), color=f"C{i}", label=label)
+            ax.set_xlabel("recall (minority classes)")
+            ax.set_title(panel, fontsize=10)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7, loc="lower left")
+        axes[0][0].set_ylabel("precision, mean over the minority classes")
+        fig.suptitle(title)
+
+
+def reliability(panels: dict[str, dict[str, pd.DataFrame]], path: str | Path, title: str) -> None:
+    """Reliability diagrams: accuracy against mean confidence per confidence bin, first seed;
+    the diagonal is perfect calibration."""
+    with figure(
+        path, ncols=len(panels), figsize=(5.2 * len(panels), 4.8), squeeze=False, sharey=True
+    ) as (fig, axes):
+        for ax, (panel, runs) in zip(axes[0], panels.items()):
+            ax.plot([0, 1], [0, 1], ":", color="0.4", label="perfect calibration")
+            for i, (label, df) in enumerate(runs.items()):
+                d = df[df["images"] > 0]
+                ax.plot(d["confidence"], d["accuracy"], "o-", ms=3, color=f"C{i}", label=label)
+            ax.set_xlabel("confidence (top-class probability)")
+            ax.set_title(panel, fontsize=10)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7, loc="upper left")
+        axes[0][0].set_ylabel("accuracy in the bin")
         fig.suptitle(title)
 
 
 def side_by_side(images: dict[str, str | Path], path: str | Path, title: str) -> None:
-    """Per-run PNGs of one kind next to each other, each under its run's label."""
+    """Per-run PNGs of one kind next to each other (each carries its own title; the keys only
+    order them)."""
     arrays = {label: mpimg.imread(p) for label, p in images.items()}
     h = max(a.shape[0] for a in arrays.values())
     w = sum(a.shape[1] for a in arrays.values())
@@ -53,59 +163,7 @@ def side_by_side(images: dict[str, str | Path], path: str | Path, title: str) ->
     with figure(
         path, ncols=len(arrays), figsize=(w / 100 * scale, h / 100 * scale + 0.6), squeeze=False
     ) as (fig, axes):
-        for ax, (label, a) in zip(axes[0], arrays.items()):
+        for ax, a in zip(axes[0], arrays.values()):
             ax.imshow(a)
-            ax.set_title(label, fontsize=11)
             ax.axis("off")
         fig.suptitle(title, fontsize=13)
-
-
-def recall_by_run(recalls: pd.DataFrame, path: str | Path, title: str, minority: list[int]) -> None:
-    """Grouped bars: recall of each minority class and the majority mean, per run."""
-    cols = [str(c) for c in minority] + ["majority mean"]
-    x = np.arange(len(recalls))
-    width = 0.8 / len(cols)
-    with figure(path, figsize=(max(8, 1.1 * len(recalls)), 5.2)) as (fig, ax):
-        for i, col in enumerate(cols):
-            label = (
-                f"class {col} (minority)" if col != "majority mean" else "majority classes, mean"
-            )
-            ax.bar(x + (i - (len(cols) - 1) / 2) * width, recalls[col], width, label=label)
-        ax.set_xticks(x, recalls.index, rotation=30, ha="right")
-        ax.set_ylabel("test recall")
-        ax.set_ylim(max(0.0, float(recalls[cols].min().min()) - 0.05), 1.0)
-        ax.set_title(title)
-        ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncols=len(cols))
-
-
-def remedy_recall(recalls: dict[str, dict[str, float]], path: str | Path, title: str) -> None:
-    """One panel per architecture: mean minority recall per remedy, the balanced bound as a line."""
-    with figure(path, ncols=len(recalls), figsize=(6 * len(recalls), 5.2), squeeze=False) as (
-        fig,
-        axes,
-    ):
-        for ax, (arch, values) in zip(axes[0], recalls.items()):
-            names = list(values)
-            bound_name = names[-1]
-            bars = names[:-1]
-            colours = ["0.55" if n == "none" else "C0" for n in bars]
-            ax.bar(range(len(bars)), [values[n] for n in bars], color=colours)
-            ax.axhline(values[bound_name], color="C3", linestyle="--", label=bound_name)
-            ax.axhspan(
-                values[bound_name] - 0.01,
-                values[bound_name],
-                color="C3",
-                alpha=0.12,
-                label="within 1 pp of the bound",
-            )
-            for i, n in enumerate(bars):
-                ax.text(i, values[n], f"{values[n]:.3f}", ha="center", va="bottom", fontsize=8)
-            ax.set_xticks(range(len(bars)), bars, rotation=30, ha="right")
-            low = min(values.values())
-            ax.set_ylim(max(0.0, low - 0.1), 1.0)
-            ax.set_ylabel("mean recall of the minority classes (test)")
-            ax.set_title(arch)
-            ax.grid(axis="y", alpha=0.3)
-            ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.32), ncols=2)
-        fig.suptitle(title)

@@ -13,14 +13,30 @@ the page faults that refill it cost as much time as the arithmetic (docs/benchma
 
 Model selection: with `select: best_val` (default) the model handed on is the epoch with the lowest
 validation loss; `select: last` keeps the last epoch.
+
+Device (`compute.device` in params.yaml, `pick_device`): `auto` is CUDA when torch sees a GPU, else
+the CPU. The CUDA-only paths (bf16 autocast, cuDNN autotuning, larger evaluation batches) are never
+taken on the CPU, so CPU numerics do not depend on them.
+
+Resuming (`checkpoint=`): after every epoch the trainer writes, atomically, everything the next
+epoch depends on: weights, optimizer state, the batch-order generator and torch's global RNG (the
+augmentation draws from it), the history so far and the best epoch's weights. A rerun after a kill
+finds it and continues after the last completed epoch; on the CPU it ends with the same weights,
+bit for bit, as a run that was never interrupted. A checkpoint records a fingerprint of the run
+config, the split's arrays, the device, the thread count and the torch version; one from anything
+else is ignored (training starts over).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import io
+import json
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,12 +45,26 @@ from tqdm import tqdm
 
 from . import N_CLASSES, remedies
 from .allocator import freed_memory_reused
+from .errors import BlockbenchError
 from .models import build_model, count_parameters, macs_per_image
-from .tensors import EVAL_BATCH, Tensors, to_tensors
+from .storage import array_sha256, write_bytes
+from .tensors import Tensors, eval_batch, to_tensors
+
+DEVICES = ("auto", "cpu", "cuda")  # the choices of compute.device
 
 
-def pick_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+def pick_device(name: str = "auto") -> torch.device:
+    """The torch device `compute.device` names: `auto` is cuda when torch sees a GPU, else cpu."""
+    if name not in DEVICES:
+        raise BlockbenchError(f"compute.device: {name!r} is not one of: {', '.join(DEVICES)}")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    elif name == "cuda" and not torch.cuda.is_available():
+        raise BlockbenchError(
+            "compute.device is cuda but torch sees no CUDA GPU on this machine; "
+            "set compute.device to auto or cpu in params.yaml"
+        )
+    return torch.device(name)
 
 
 def make_optimizer(cfg: dict, model: nn.Module) -> torch.optim.Optimizer:
@@ -44,18 +74,24 @@ def make_optimizer(cfg: dict, model: nn.Module) -> torch.optim.Optimizer:
     )
 
 
-def _autocast(device: torch.device):
+def _autocast(device: torch.device, bf16: bool = True):
+    """bf16 autocast on CUDA (tensor cores; `bf16=False` for fp32, e.g. to compare speeds);
+    disabled on the CPU."""
     return (
-        torch.autocast("cuda", dtype=torch.bfloat16)
+        torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16)
         if device.type == "cuda"
         else torch.autocast("cpu", enabled=False)
     )
 
 
 @torch.inference_mode()
-def predict_logits(model: nn.Module, x: torch.Tensor, batch: int = EVAL_BATCH) -> torch.Tensor:
+def predict_logits(
+    model: nn.Module, x: torch.Tensor, batch: int | None = None, bf16: bool = True
+) -> torch.Tensor:
+    """Logits of `x` in batches of `batch` (default: `eval_batch` of x's device)."""
+    batch = batch or eval_batch(x.device)
     model.eval()
-    with _autocast(x.device):
+    with _autocast(x.device, bf16):
         return torch.cat([model(x[i : i + batch]).float() for i in range(0, len(x), batch)])
 
 
@@ -66,8 +102,10 @@ def evaluate(model: nn.Module, data: Tensors, loss_fn) -> tuple[float, float]:
 
 def time_inference(model: nn.Module, x: torch.Tensor) -> dict:
     """Seconds per image of the selected model's forward pass over `x` (the validation images) in
-    EVAL_BATCH batches: a timing, so it lives with the training facts, not with the test metrics."""
-    predict_logits(model, x[:EVAL_BATCH])  # warm-up
+    `eval_batch` batches: a timing, so it lives with the training facts, not with the test
+    metrics."""
+    batch = eval_batch(x.device)
+    predict_logits(model, x[:batch])  # warm-up
     if x.device.type == "cuda":
         torch.cuda.synchronize(x.device)
     t0 = time.perf_counter()
@@ -77,7 +115,7 @@ def time_inference(model: nn.Module, x: torch.Tensor) -> dict:
     return {
         "seconds_per_image": (time.perf_counter() - t0) / len(x),
         "images": len(x),
-        "batch": EVAL_BATCH,
+        "batch": batch,
         "threads": torch.get_num_threads(),
         "device": x.device.type,
     }
@@ -128,8 +166,10 @@ def train_one_epoch(
     batch_size: int,
     gen: torch.Generator,
     sampler: Sampler | None = None,
+    bf16: bool = True,
 ) -> tuple[float, float]:
-    """One pass over `data` (len(data) draws in the sampler's order).
+    """One pass over `data` (len(data) draws in the sampler's order); on CUDA the forward pass
+    runs under bf16 autocast unless `bf16=False`.
 
     Returns (mean train loss, train accuracy)."""
     device = data.x.device
@@ -142,7 +182,7 @@ def train_one_epoch(
     for i in range(0, n, batch_size):
         idx = perm[i : i + batch_size]
         xb, yb = sampler.batch(data, idx)
-        with _autocast(device):
+        with _autocast(device, bf16):
             logits = model(xb)
             loss = loss_fn(logits.float(), yb)
         optimizer.zero_grad(set_to_none=True)
@@ -163,10 +203,10 @@ class Result:
 class _Progress:
     """A tqdm bar on a terminal, one plain line per epoch otherwise (logs stay readable)."""
 
-    def __init__(self, total: int, desc: str):
+    def __init__(self, total: int, desc: str, done: int = 0):
         self.tty = sys.stderr.isatty()
         self.desc = desc
-        self.bar = tqdm(total=total, desc=desc, unit="epoch") if self.tty else None
+        self.bar = tqdm(total=total, initial=done, desc=desc, unit="epoch") if self.tty else None
 
     def update(self, row: dict) -> None:
         text = (
@@ -185,18 +225,84 @@ class _Progress:
             self.bar.close()
 
 
+# ------------------------------------------------------------------------------------- resuming
+def run_fingerprint(cfg: dict, split: dict[str, np.ndarray], device: torch.device) -> str:
+    """What a checkpoint must match to be resumed: the run config, the split's arrays, the device
+    type, the torch thread count and the torch version (each can change the numbers)."""
+    h = hashlib.sha256()
+    facts = {
+        "config": cfg,
+        "device": device.type,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
+    h.update(json.dumps(facts, sort_keys=True).encode())
+    for name in sorted(split):
+        h.update(f"{name}:{array_sha256(split[name])}".encode())
+    return h.hexdigest()
+
+
+def _rng_state(gen: torch.Generator, device: torch.device) -> dict:
+    state = {"generator": gen.get_state(), "torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict, gen: torch.Generator, device: torch.device) -> None:
+    gen.set_state(state["generator"])
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def save_resume_point(path: Path, state: dict) -> None:
+    """Write a checkpoint atomically (a kill mid-write leaves the previous one)."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_bytes(path, buffer.getvalue())
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def load_resume_point(path: Path | None, fingerprint: str, name: str):
+    """The checkpoint at `path` if it belongs to this run (same fingerprint), else None."""
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)  # RNG states: CPU
+        usable = state.get("fingerprint") == fingerprint
+    except Exception as exc:  # unreadable: start over rather than fail
+        _say(f"{name}: ignoring unreadable checkpoint {path} ({type(exc).__name__})")
+        return None
+    if not usable:
+        _say(f"{name}: ignoring checkpoint {path}: made for another config or data")
+        return None
+    _say(f"{name}: resuming from {path} after epoch {state['epoch']}")
+    return state
+
+
 def train(
     cfg: dict,
     split: dict[str, np.ndarray],
     threads: int = 0,
     device: torch.device | None = None,
     name: str = "run",
+    checkpoint: Path | None = None,
 ) -> Result:
-    """Train one run config on one prepared split; returns the selected model, history and facts."""
+    """Train one run config on one prepared split; returns the selected model, history and facts.
+
+    With `checkpoint`, a resume point is written there after every epoch and, if one for this
+    run is there already, training continues after its epoch (see the module docstring). The
+    caller removes it once its outputs are written."""
     if threads > 0:
         torch.set_num_threads(threads)
     device = device or pick_device()
     allocator_tuned = device.type == "cpu" and freed_memory_reused()
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
     torch.manual_seed(cfg["seed"])
     gen = torch.Generator(device=device).manual_seed(cfg["seed"])
 
@@ -213,10 +319,20 @@ def train(
     n, bs = len(train_t.y), cfg["batch_size"]
 
     history, best, best_loss = [], None, float("inf")
-    progress = _Progress(cfg["epochs"], name)
+    train_seconds, earlier_wall, resumed_from = 0.0, 0.0, None
+    fingerprint = run_fingerprint(cfg, split, device) if checkpoint is not None else None
+    resume = load_resume_point(checkpoint, fingerprint, name)
+    if resume is not None:  # continue after the checkpoint's epoch, in the state it left
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        _set_rng_state(resume["rng"], gen, device)
+        history, best_loss = resume["history"], resume["best_loss"]
+        best = (resume["best_epoch"], resume["best_state"]) if resume["best_epoch"] else None
+        train_seconds, earlier_wall = resume["train_seconds"], resume["wall_seconds"]
+        resumed_from = resume["epoch"]
+    progress = _Progress(cfg["epochs"], name, done=len(history))
     start = time.perf_counter()
-    train_seconds = 0.0
-    for epoch in range(1, cfg["epochs"] + 1):
+    for epoch in range(len(history) + 1, cfg["epochs"] + 1):
         t0 = time.perf_counter()
         train_loss, train_acc = train_one_epoch(
             model, optimizer, loss_fn, train_t, bs, gen, sampler
@@ -235,8 +351,25 @@ def train(
         progress.update(row)
         if val_loss < best_loss:
             best_loss, best = val_loss, (epoch, copy.deepcopy(model.state_dict()))
+        if checkpoint is not None:
+            save_resume_point(
+                checkpoint,
+                {
+                    "fingerprint": fingerprint,
+                    "epoch": epoch,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "rng": _rng_state(gen, device),
+                    "history": history,
+                    "best_epoch": best[0] if best else None,
+                    "best_state": best[1] if best else None,
+                    "best_loss": best_loss,
+                    "train_seconds": train_seconds,
+                    "wall_seconds": earlier_wall + time.perf_counter() - start,
+                },
+            )
     progress.close()
-    wall = time.perf_counter() - start
+    wall = earlier_wall + time.perf_counter() - start
 
     last = history[-1]
     if cfg["select"] == "best_val":
@@ -273,5 +406,8 @@ def train(
         "input_std": std,
         "n_train": n,
         "n_val": len(val_t.y),
+        # killed and rerun: the epochs up to this one came from the checkpoint (their seconds
+        # were measured by the killed process; the time lost to the kill is in no figure)
+        "resumed_from_epoch": resumed_from,
     }
     return Result(model, history, info)

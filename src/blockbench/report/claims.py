@@ -1,0 +1,344 @@
+"""The original study's claims, checked one by one against this study's seeds.
+
+The original report (25 epochs, Adam lr 0.01, CrossEntropyLoss, batch 1500, 20% validation, the
+last epoch's model) gives one run per configuration. Its numbers are cited below as it printed
+them -- the only numbers in the report that are not computed here. Each claim gets our number
+(mean and 95% t-interval over seeds), the number of its faithful twin (the same configuration in
+the original's pipeline: softmax fed into CrossEntropyLoss, last epoch) with a 95% prediction
+interval for one run, and a verdict computed from a rule stated in the row.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from .. import N_CLASSES
+from . import statistics
+from .runs import Group, accuracy, last, macro_f1, minority_recall
+from .tables import pct, rate, seeds_text
+
+# The original report's test accuracies (%), by the role its configuration plays in `study`:
+# C1+M3 and C4 (mobilenet, plain), C3+M3 and C3+M5 (block_counts after the first), and the
+# [MobileNet, plain] pair at batch 3000, lr 0.1 and train/test 2.0 (each sweep's second pair).
+ORIGINAL = {
+    "mobilenet": 69.29,
+    "plain": 69.44,
+    "block_counts": [69.74, 69.65],
+    "sweeps": {
+        "batch_size": (69.46, 69.59),
+        "lr": (34.05, 69.09),
+        "train_over_test": (69.40, 69.63),
+    },
+}
+ORIGINAL_MINORITY_RECALL = 0.0  # "precision, recall and F1 are 0 for classes 0, 4 and 7"
+ORIGINAL_MACRO_F1 = 58.4  # % (0.584)
+ORIGINAL_TRAIN_LOSS, ORIGINAL_VAL_LOSS = 2.02, 2.28  # the plateau "from epoch 10 on"
+ZERO_RECALL = 0.05  # a mean minority recall below this counts as "0" (cannot identify them)
+
+
+def softmax_ce_floor(n_classes: int = N_CLASSES) -> float:
+    """The lowest loss CrossEntropyLoss reaches on softmax probabilities: a one-hot input p gives
+    -log(e / (e + K - 1)) = log(1 + (K - 1)/e)."""
+    return math.log(1 + (n_classes - 1) / math.e)
+
+
+def uniform_loss(n_classes: int = N_CLASSES) -> float:
+    """The loss of a uniform prediction, log K: the start of training either way."""
+    return math.log(n_classes)
+
+
+def original_numbers(study: dict) -> dict[str, float]:
+    """Run name -> the original's test accuracy for the run in the same role of `study`."""
+    out = {study["mobilenet"]: ORIGINAL["mobilenet"], study["plain"]: ORIGINAL["plain"]}
+    out.update(zip(study["block_counts"][1:], ORIGINAL["block_counts"]))
+    for key, pairs in study["sweeps"].items():
+        if key in ORIGINAL["sweeps"] and len(pairs) > 1:
+            out.update(zip(pairs[1], ORIGINAL["sweeps"][key]))
+    return out
+
+
+def _row(
+    number,
+    claim,
+    config,
+    metric,
+    original,
+    ours: Group | None,
+    twin: Group | None,
+    get,
+    scale: str,
+    verdict: str,
+    because: str,
+) -> dict:
+    conv = pct if scale == "pct" else (lambda x: rate(x, 3))
+    row = {
+        "#": number,
+        "claim (original report)": claim,
+        "configuration": config,
+        "metric": metric,
+        "original": original,
+    }
+    for label, g in (("ours", ours), ("twin", twin)):
+        d = statistics.describe(g.values(get)) if g else None
+        row[label] = conv(d["mean"]) if d else None
+        row[f"{label} lo"] = conv(d["lo"]) if d else None
+        row[f"{label} hi"] = conv(d["hi"]) if d else None
+        row[f"{label} seeds"] = g.n if g else 0
+    pi = statistics.prediction_interval(twin.values(get)) if twin else None
+    inside = None if pi is None or original is None else conv(pi[0]) <= original <= conv(pi[1])
+    row["original inside twin's 95% prediction interval"] = (
+        "n/a" if inside is None else "yes" if inside else "no"
+    )
+    row["verdict"], row["because"] = verdict, because
+    return row
+
+
+def build(study) -> pd.DataFrame:
+    """The claims table (see the module docstring); `study` is report.Study."""
+    s, g, twin = study.study, study.groups, study.twin_of
+    a, b = s["mobilenet"], s["plain"]
+    orig = original_numbers(s)
+    rows = []
+
+    def acc_verdict(key: str | None, want: str) -> tuple[str, str]:
+        """want: 'equal' (holds without a significant difference), 'not higher' (holds unless
+        significantly higher) or 'higher'/'lower' (holds with a significant difference of that
+        sign)."""
+        if key is None:
+            return "cannot be tested here", "a run is missing"
+        c = study.family[key]
+        if c.result["p"] is None:
+            return "cannot be tested here", "fewer than 2 shared seeds"
+        sig, diff = c.significant, c.result["diff"]
+        says = study.verdict_words(c)
+        up = diff > 0
+        if want == "equal":
+            return ("holds" if not sig else "does not hold"), says
+        if want == "not higher":
+            return ("does not hold" if sig and up else "holds"), says
+        ok = sig and (up if want == "higher" else not up)
+        return ("holds" if ok else "does not hold"), says
+
+    # 1. C1+M3 vs C4: equal accuracy; same curves; fewer parameters -> less time
+    v, why = acc_verdict(study.cmp_key(a, b, "accuracy"), "equal")
+    claim = "C1+M3 and C4 reach the same accuracy"
+    for n in (a, b):
+        rows.append(
+            _row(
+                1,
+                claim,
+                n,
+                "test accuracy %",
+                orig.get(n),
+                g.get(n),
+                g.get(twin(n)),
+                accuracy,
+                "pct",
+                v,
+                why,
+            )
+        )
+    v, why = acc_verdict(study.cmp_key(a, b, "validation loss, last epoch"), "equal")
+    rows.append(
+        _row(
+            1,
+            "their loss curves are the same (equal block counts)",
+            f"{a} vs {b}",
+            "validation loss at the last epoch (ours: " + a + ")",
+            None,
+            g.get(a),
+            g.get(twin(a)),
+            last("val_loss"),
+            "num",
+            v,
+            why,
+        )
+    )
+    verdict, why = study.time_verdict(g[a], g[b])
+    rows.append(
+        _row(
+            1,
+            "fewer parameters, so lower training and running time",
+            f"{a} vs {b}",
+            "seconds per epoch (ours: " + a + ")",
+            None,
+            g.get(a),
+            None,
+            lambda r: r.train["seconds_per_epoch"],
+            "num",
+            verdict,
+            why,
+        )
+    )
+    # 2. more blocks do not help
+    base = s["block_counts"][0]
+    for n in s["block_counts"][1:]:
+        v, why = acc_verdict(study.cmp_key(n, base, "accuracy"), "not higher")
+        rows.append(
+            _row(
+                2,
+                "more blocks do not help (the imbalance limits accuracy)",
+                n,
+                "test accuracy %",
+                orig.get(n),
+                g.get(n),
+                g.get(twin(n)),
+                accuracy,
+                "pct",
+                v,
+                why,
+            )
+        )
+    # 3. zero recall on the minority classes; the loss plateau
+    ga = g[a]
+    mr = ga.describe(minority_recall)
+    gt = g.get(twin(a))
+    tr = gt.describe(minority_recall) if gt else None
+    v = "holds" if mr["mean"] < ZERO_RECALL else "does not hold"
+    why = (
+        f"our mean minority recall is {rate(mr['mean'])}"
+        + (f"; the twin's {rate(tr['mean'])}" if tr else "")
+        + f" (a mean under {ZERO_RECALL} counts as 0)"
+    )
+    rows.append(
+        _row(
+            3,
+            "precision, recall, F1 are 0 for the minority classes",
+            a,
+            "minority classes' mean recall",
+            ORIGINAL_MINORITY_RECALL,
+            ga,
+            gt,
+            minority_recall,
+            "rate",
+            v,
+            why,
+        )
+    )
+    rows.append(
+        _row(
+            3,
+            "macro F1 0.584",
+            a,
+            "macro F1 %",
+            ORIGINAL_MACRO_F1,
+            ga,
+            gt,
+            macro_f1,
+            "pct",
+            "does not hold" if mr["mean"] >= ZERO_RECALL else "holds",
+            why,
+        )
+    )
+    floor = softmax_ce_floor()
+    for metric, col, orig_loss in (
+        ("train loss, last epoch", "train_loss", ORIGINAL_TRAIN_LOSS),
+        ("validation loss, last epoch", "val_loss", ORIGINAL_VAL_LOSS),
+    ):
+        ours_loss = ga.describe(last(col))["mean"]
+        twin_loss = gt.describe(last(col))["mean"] if gt else None
+        explained = twin_loss is not None and twin_loss >= floor > ours_loss
+        why = (
+            f"softmax into CrossEntropyLoss cannot go below log(1 + 9/e) = {floor:.3f} "
+            f"(uniform output: log 10 = {uniform_loss():.3f}); the twin ends at "
+            f"{'n/a' if twin_loss is None else f'{twin_loss:.3f}'}, ours at {ours_loss:.3f}"
+        )
+        rows.append(
+            _row(
+                3,
+                "the loss plateaus (train 2.02, validation 2.28)",
+                a,
+                metric,
+                orig_loss,
+                ga,
+                gt,
+                last(col),
+                "num",
+                "explained by softmax into the loss" if explained else "does not hold here",
+                why,
+            )
+        )
+    # 4.-6. batch size, learning rate, ratio
+    sweeps = s["sweeps"]
+    for key, claim, want in (
+        ("batch_size", "batch 3000 is slightly better", "higher"),
+        ("train_over_test", "train/test 2.0 is slightly better", "higher"),
+    ):
+        if key not in sweeps:
+            continue
+        for base_run, run in zip(sweeps[key][0], sweeps[key][1]):
+            v, why = acc_verdict(study.cmp_key(run, base_run, "accuracy"), want)
+            rows.append(
+                _row(
+                    4 if key == "batch_size" else 6,
+                    claim,
+                    run,
+                    "test accuracy %",
+                    orig.get(run),
+                    g.get(run),
+                    g.get(twin(run)),
+                    accuracy,
+                    "pct",
+                    v,
+                    why,
+                )
+            )
+    if "lr" in sweeps:
+        ma, pa = sweeps["lr"][1]
+        v, why = acc_verdict(study.cmp_key(ma, pa, "accuracy"), "lower")
+        for n in (ma, pa):
+            rows.append(
+                _row(
+                    5,
+                    "at lr 0.1 MobileNet cannot converge, plain can",
+                    n,
+                    "test accuracy %",
+                    orig.get(n),
+                    g.get(n),
+                    g.get(twin(n)),
+                    accuracy,
+                    "pct",
+                    v,
+                    why,
+                )
+            )
+    # 7. the proposed remedy: augment the rare classes
+    literal = study.literal_augment_run(a)
+    if literal:
+        v, why = acc_verdict(study.cmp_key(literal, a, "minority recall"), "higher")
+        rows.append(
+            _row(
+                7,
+                "augmenting the rare classes' copies fixes the imbalance",
+                literal,
+                "minority classes' mean recall",
+                None,
+                g[literal],
+                None,
+                minority_recall,
+                "rate",
+                v,
+                why,
+            )
+        )
+    return pd.DataFrame(rows)
+
+
+def counts(df: pd.DataFrame) -> dict[str, int]:
+    """Claims (by number) per verdict: a claim holds when all its rows hold."""
+    out: dict[str, int] = {}
+    for _, rows in df.groupby("#"):
+        verdicts = set(rows["verdict"])
+        if verdicts <= {"holds", "explained by softmax into the loss"}:
+            key = "holds"
+        elif "cannot be tested here" in verdicts and len(verdicts) == 1:
+            key = "cannot be tested here"
+        else:
+            key = "does not hold (in full)"
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+__all__ = ["build", "counts", "softmax_ce_floor", "uniform_loss", "ORIGINAL", "seeds_text"]
