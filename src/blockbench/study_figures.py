@@ -50,6 +50,11 @@ def mean_curves(
         fig.suptitle(title)
 
 
+def _or(value, default):
+    """`value`, or `default` when it is missing (None or NaN: one seed has no interval)."""
+    return default if value is None or (isinstance(value, float) and np.isnan(value)) else value
+
+
 def bars(
     panels: dict[str, dict[str, tuple[float, float | None, float | None]]],
     path: str | Path,
@@ -74,12 +79,8 @@ def bars(
         for ax, (panel, values) in zip(axes[0], panels.items()):
             labels = list(values)
             means = np.array([values[k][0] for k in labels])
-            lo = np.array(
-                [values[k][1] if values[k][1] is not None else values[k][0] for k in labels]
-            )
-            hi = np.array(
-                [values[k][2] if values[k][2] is not None else values[k][0] for k in labels]
-            )
+            lo = np.array([_or(values[k][1], values[k][0]) for k in labels])
+            hi = np.array([_or(values[k][2], values[k][0]) for k in labels])
             x = np.arange(len(labels))
             ax.bar(x, means, color="C0", alpha=0.8)
             ax.errorbar(x, means, yerr=[means - lo, hi - means], fmt="none", ecolor="k", capsize=3)
@@ -99,9 +100,9 @@ def bars(
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize=8, loc="lower right")
         axes[0][0].set_ylabel(ylabel)
-        top = max(
-            max((v[2] if v[2] is not None else v[0]) for v in p.values()) for p in panels.values()
-        )
+        top = max(max(_or(v[2], v[0]) for v in p.values()) for p in panels.values())
+        top = max([top, *[v for _, v in (reference or {}).values()]])
+        top = max([top, *[v for m in (markers or {}).values() for v in m.values()]])
         low = min(lows)
         pad = 0.08 * max(top - low, 1e-6)
         axes[0][0].set_ylim(low - pad, top + pad)

@@ -112,6 +112,14 @@ class Study:
             "significant": "yes" if c.significant else "no",
         }
 
+    def holm_text(self, c: statistics.Comparison) -> str:
+        """'significant, Holm p = 0.012' or 'not significant, Holm p = 0.41'; or why untested."""
+        if c.result["p"] is None:
+            return f"not tested: {seeds_text(c.result['n'])} shared"
+        p = p_value(c.p_holm)
+        sig = "significant" if c.significant else "not significant"
+        return f"{sig}, Holm p {p if p.startswith('<') else '= ' + p}"
+
     def verdict_words(self, c: statistics.Comparison) -> str:
         """'c3m5 − c1m3 = −0.38 pp [−0.90, +0.14] over 3 seeds, Holm p = 0.41: no significant
         difference' -- the numbers of the comparisons table."""

@@ -202,7 +202,9 @@ def section_remedies(study) -> list[str]:
         k_none = study.cmp_key(best, base, "accuracy")
         k_ref = study.cmp_key(best, refrun, "accuracy")
         c_ref = study.family[k_ref]
-        if c_ref.result["diff"] is not None and c_ref.result["diff"] >= 0:
+        if c_ref.result["p"] is None:
+            reach = "cannot be compared with the balanced reference over seeds"
+        elif c_ref.result["diff"] >= 0:
             reach = "reaches or passes the balanced reference"
         elif not c_ref.significant:
             reach = "is not distinguishable from the balanced reference"
@@ -346,9 +348,8 @@ def headline(study, claims_df: pd.DataFrame) -> list[str]:
         f"1. **{a}** ({study.groups[a].blocks}, MobileNet blocks) reaches "
         f"{text(arch.loc[a, 'accuracy %'], 2)}% test accuracy and **{b}** "
         f"({study.groups[b].blocks}, plain) {text(arch.loc[b, 'accuracy %'], 2)}% "
-        f"({seeds_text(study.groups[a].n)} and {seeds_text(study.groups[b].n)}): "
-        f"{'significant' if c.significant else 'no significant'} difference "
-        f"(Holm p = {study.comparison_row(k)['p (Holm)']}).",
+        f"({seeds_text(study.groups[a].n)} and {seeds_text(study.groups[b].n)}); the "
+        f"difference is {study.holm_text(c)}.",
         f"2. {b} has {text(ratios['parameters b / a'], 2)}× the parameters and "
         f"{text(ratios['MACs b / a'], 2)}× the multiply-accumulates of {a}; {speed}.",
         f"3. Data: {study.groups[a].first.train['dataset']}, classes "
@@ -366,9 +367,7 @@ def headline(study, claims_df: pd.DataFrame) -> list[str]:
         lines.append(
             f"{len(lines) - 3}. Against the imbalance ({base}): {best}, chosen on validation, "
             f"{'raises' if after > before else 'lowers'} minority recall from "
-            f"{text(before, 3)} to {text(after, 3)} "
-            f"({'significant' if c.significant else 'not significant'}, Holm p = "
-            f"{study.comparison_row(k)['p (Holm)']}; balanced reference: "
+            f"{text(before, 3)} to {text(after, 3)} ({study.holm_text(c)}; balanced reference: "
             f"{text(df.loc[study.remedies[base][study.reference], 'minority recall'], 3)})."
         )
     col = "original inside twin's 95% prediction interval"

@@ -119,6 +119,20 @@ def section_claims(study) -> tuple[list[str], pd.DataFrame]:
             study.tables(twins_df, "twins"),
             image(study.figure("twins"), "ours vs the twins, with the original's numbers"),
             "",
+            *(
+                [
+                    f"The confusion matrix of {study.twin_of(study.study['mobilenet'])} (first "
+                    "seed), the original's pipeline:",
+                    "",
+                    image(
+                        study.run_figure(study.twin_of(study.study["mobilenet"]), "confusion"),
+                        "confusion matrix of the twin",
+                    ),
+                    "",
+                ]
+                if study.twin_of(study.study["mobilenet"])
+                else []
+            ),
             f"- The original's number lies inside the twin's 95% prediction interval in "
             f"{len(inside)} of {len(tested)} claim rows with a twin (table above).",
             f"- Softmax fed into CrossEntropyLoss cannot bring the loss below "
