@@ -27,6 +27,7 @@ from blockbench import params as bbp
 pytestmark = pytest.mark.engines
 
 RUNS = {"c4", "c4_s1", "c4_focal", "c1m3"}
+PLOTTED = {"c1m3", "c4"}  # the per-run figure set: only the runs the report shows figures of
 C4_FAMILY = {"c4", "c4_s1", "c4_focal"}  # c4, its seed replicate and the grid run built on it
 BYTE_IDENTICAL = [
     "data/raw/digits.npz",
@@ -42,9 +43,19 @@ BYTE_IDENTICAL = [
             "metrics.json",
             "confusion.csv",
             "roc.csv",
-            "figures/confusion.png",
+            "pr.csv",
+            "reliability.csv",
         )
     ],
+    *[
+        f"results/runs/{r}/figures/{f}"
+        for r in sorted(PLOTTED)
+        for f in ("confusion.png", "roc.png")
+    ],
+    # the aggregate's outputs that hold no timing (train.json's seconds differ between runs)
+    "results/tables/comparisons.csv",
+    "results/tables/3_per_class.csv",
+    "results/study_figures/arch_curves.png",
 ]
 
 
@@ -112,15 +123,17 @@ def main_job(repo) -> str:
 def test_dvc_runs_the_whole_dag(origin):
     _, out = origin
     ran = dvc_ran(out)
-    assert {f"{stage}@{r}" for stage in ("train", "evaluate", "plot") for r in RUNS} <= ran
+    assert {f"{stage}@{r}" for stage in ("train", "evaluate") for r in RUNS} <= ran
+    assert {s for s in ran if s.startswith("plot@")} == {f"plot@{r}" for r in PLOTTED}
     assert {"configs", "download", "split@imbalanced", "aggregate"} <= ran
 
 
 def test_snakemake_runs_the_whole_dag_with_the_same_bytes(origin, smk):
     dvc_repo, _ = origin
     smk_repo, out = smk
-    for rule in ("train", "evaluate", "plot"):
+    for rule in ("train", "evaluate"):
         assert snakemake_planned_runs(smk_repo, rule, "--forceall") == RUNS
+    assert snakemake_planned_runs(smk_repo, "plot", "--forceall") == PLOTTED
     assert "aggregate: wrote results/summary.md" in out
     for rel in BYTE_IDENTICAL:
         a, b = (dvc_repo / rel).read_bytes(), (smk_repo / rel).read_bytes()
@@ -171,8 +184,18 @@ def test_changing_one_runs_lr_makes_only_that_run_and_its_family_stale(origin, t
     main_job(repo)
     edit_params(repo, lambda p: p["runs"]["c4"].update(lr=0.05))
     assert dvc_stale(repo) == {"configs"} | {f"train@{r}" for r in C4_FAMILY}
-    for rule in ("train", "evaluate", "plot"):  # Snakemake plans what follows too
+    for rule in ("train", "evaluate"):  # Snakemake plans what follows too
         assert snakemake_planned_runs(repo, rule, "results/summary.md") == C4_FAMILY
+    assert snakemake_planned_runs(repo, "plot", "results/summary.md") == C4_FAMILY & PLOTTED
+
+
+def test_bootstrap_samples_reruns_only_the_evaluate_stages(origin, tmp_path):
+    repo = clone(origin, tmp_path)
+    main_job(repo)
+    edit_params(repo, lambda p: p["evaluate"].update(bootstrap_samples=60))
+    assert dvc_stale(repo) == {f"evaluate@{r}" for r in RUNS}
+    assert snakemake_planned_runs(repo, "train", "results/summary.md") == set()
+    assert snakemake_planned_runs(repo, "evaluate", "results/summary.md") == RUNS
 
 
 def test_changing_a_default_makes_only_the_runs_that_inherit_it_stale(origin, tmp_path):

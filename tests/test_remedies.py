@@ -141,6 +141,14 @@ def test_every_remedy_trains_and_is_recorded(remedy, digits_arrays):
     result = training.train(cfg, arrays, threads=1)
     assert len(result.history) == 2 and np.isfinite([r["train_loss"] for r in result.history]).all()
     assert result.info["remedy"].startswith(remedy)
+    # the remedy acts: the same seed without it trains to other weights and another history
+    # (a remedy the trainer silently ignored would give the baseline's numbers exactly)
+    base = training.train({**cfg, "remedy": "none"}, arrays, threads=1)
+    assert [r["train_loss"] for r in result.history] != [r["train_loss"] for r in base.history]
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(result.model.state_dict().values(), base.model.state_dict().values())
+    )
     assert (
         result.info["train_class_counts"] == np.bincount(arrays["y_train"], minlength=10).tolist()
     )
