@@ -40,16 +40,12 @@ def cut(params: dict) -> dict:
     entries = P.expand_runs(params)
 
     def seeds_of(logical: str) -> list[int]:
-        return [
-            e.seed for r, e in entries.items() if e.logical == logical and e.seed and done(r)
-        ]
+        return [e.seed for r, e in entries.items() if e.logical == logical and e.seed and done(r)]
 
     for name, ov in p["runs"].items():
         ov["replicate_seeds"] = seeds_of(name)
     for grid in (p.get("grids") or {}).values():
-        grid["runs"] = [
-            b for b in grid["runs"] if all(done(f"{b}_{v}") for v in grid["variants"])
-        ]
+        grid["runs"] = [b for b in grid["runs"] if all(done(f"{b}_{v}") for v in grid["variants"])]
         for v, ov in grid["variants"].items():
             common = None
             for b in grid["runs"]:
