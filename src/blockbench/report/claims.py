@@ -17,7 +17,7 @@ import pandas as pd
 from .. import N_CLASSES
 from . import statistics
 from .runs import Group, accuracy, last, macro_f1, minority_recall
-from .tables import pct, rate, seeds_text
+from .tables import pct, rate
 
 # The original report's test accuracies (%), by the role its configuration plays in `study`:
 # C1+M3 and C4 (mobilenet, plain), C3+M3 and C3+M5 (block_counts after the first), and the
@@ -339,6 +339,3 @@ def counts(df: pd.DataFrame) -> dict[str, int]:
             key = "does not hold (in full)"
         out[key] = out.get(key, 0) + 1
     return out
-
-
-__all__ = ["build", "counts", "softmax_ce_floor", "uniform_loss", "ORIGINAL", "seeds_text"]

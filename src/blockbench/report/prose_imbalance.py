@@ -25,7 +25,7 @@ from .runs import (
     val_balanced_accuracy,
     val_loss_jump,
 )
-from .tables import link_to, num, pct, rate, seeds_text, summary_columns, text
+from .tables import image, link_to, num, pct, rate, seeds_text, summary_columns, text
 
 
 def sweep_value(study, key: str, run: str) -> str:
@@ -283,13 +283,13 @@ def section_remedies(study) -> list[str]:
     )
     lines += [
         study.comparisons_table("8 ", "8_comparisons"),
-        f"![minority recall by remedy]({link_to(study.figure('remedy_minority_recall'))})",
+        image(study.figure("remedy_minority_recall"), "minority recall by remedy"),
         "",
         "Per-class one-vs-rest ROC AUC (mean over seeds; * marks a minority class):",
         "",
         study.tables(auc_df, "8_per_class_auc"),
-        f"![precision-recall curves]({link_to(study.figure('remedy_pr'))})",
-        f"![reliability diagrams]({link_to(study.figure('remedy_reliability'))})",
+        image(study.figure("remedy_pr"), "precision-recall curves"),
+        image(study.figure("remedy_reliability"), "reliability diagrams"),
         "",
     ]
     return lines

@@ -20,7 +20,7 @@ from .runs import (
     minority_recall,
     seconds_per_epoch,
 )
-from .tables import image, num, pct, rate, seeds_text, summary_columns, text
+from .tables import image, num, rate, seeds_text, summary_columns, text
 
 
 def config_rows(study, names: list[str]) -> pd.DataFrame:
@@ -45,18 +45,6 @@ def config_rows(study, names: list[str]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
-
-
-def acc_text(df: pd.DataFrame, run: str, col: str = "accuracy %") -> str:
-    row = df.set_index("run").loc[run]
-    unit = "%" if col.endswith("%") else ""
-    digits = 2 if unit else 3
-    ci = (
-        f" [{text(row[col + ' lo'], digits)}, {text(row[col + ' hi'], digits)}]"
-        if pd.notna(row[col + " lo"])
-        else ""
-    )
-    return f"{text(row[col], digits)}{unit}{ci}"
 
 
 def section_claims(study) -> tuple[list[str], pd.DataFrame]:
@@ -358,6 +346,3 @@ def section_side_by_side(study) -> list[str]:
         )
         lines += [f"**{title}** (first seed).", "", image(out, title), ""]
     return lines
-
-
-__all__ = ["config_rows", "acc_text", "pct"]

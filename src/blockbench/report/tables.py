@@ -111,18 +111,14 @@ class Tables:
 
 
 def link_to(path: Path) -> str:
-    """A link relative to results/summary.md, so the Markdown renders on a code host."""
-    return os.path.relpath(path, paths.RESULTS).replace(os.sep, "/")
-
-
-def image(path: Path, alt: str) -> str:
-    return f"![{alt}]({link_under_results(path)})"
-
-
-def link_under_results(path: Path) -> str:
-    """`path` (absolute or relative to the repository) as a link from results/summary.md."""
+    """`path` (under results/, absolute or relative to the repository) as a link from
+    results/summary.md, so the Markdown renders on a code host."""
     parts = Path(path).parts
     if "results" in parts:
         i = len(parts) - 1 - parts[::-1].index("results")
         return "/".join(parts[i + 1 :])
-    return link_to(Path(path))
+    return os.path.relpath(path, paths.RESULTS).replace(os.sep, "/")
+
+
+def image(path: Path, alt: str) -> str:
+    return f"![{alt}]({link_to(path)})"
