@@ -13,10 +13,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
-from sklearn.manifold import TSNE  # noqa: E402
-from sklearn.metrics import auc, roc_curve  # noqa: E402
-from sklearn.preprocessing import label_binarize  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
 
 from .storage import atomic_path  # noqa: E402
 
@@ -183,6 +179,11 @@ def roc_curves(y_true: np.ndarray, proba: np.ndarray, path: str | Path, title: s
     curve is above TPR 0.9 at FPR 0.1 (a good classifier, curves crowded in the top-left corner), an
     inset zooms on that corner; it then sits where no curve runs.
     """
+    # scikit-learn is imported here, not at the top: the stages that draw no ROC (split,
+    # aggregate) do not pay for it at start-up
+    from sklearn.metrics import auc, roc_curve
+    from sklearn.preprocessing import label_binarize
+
     classes = np.arange(proba.shape[1])
     y_bin = label_binarize(y_true, classes=classes)
     present = [k for k in classes if 0 < y_bin[:, k].sum() < len(y_bin)]
@@ -249,6 +250,9 @@ def tsne(
     max_points: int = 2000,
 ) -> int:
     """2-D t-SNE of a seeded subsample of `features`, coloured by true class; returns the points."""
+    from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
+
     n_total = len(features)
     if n_total > max_points:
         idx = np.sort(np.random.default_rng(seed).choice(n_total, size=max_points, replace=False))
