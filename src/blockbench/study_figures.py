@@ -135,16 +135,19 @@ def pr_curves(
         fig.suptitle(title)
 
 
+MIN_BIN_IMAGES = 20  # a reliability point from fewer images is noise: not drawn
+
+
 def reliability(panels: dict[str, dict[str, pd.DataFrame]], path: str | Path, title: str) -> None:
-    """Reliability diagrams: accuracy against mean confidence per confidence bin, first seed;
-    the diagonal is perfect calibration."""
+    """Reliability diagrams: accuracy against mean confidence per confidence bin with at least
+    MIN_BIN_IMAGES images, first seed; the diagonal is perfect calibration."""
     with figure(
         path, ncols=len(panels), figsize=(5.2 * len(panels), 4.8), squeeze=False, sharey=True
     ) as (fig, axes):
         for ax, (panel, runs) in zip(axes[0], panels.items()):
             ax.plot([0, 1], [0, 1], ":", color="0.4", label="perfect calibration")
             for i, (label, df) in enumerate(runs.items()):
-                d = df[df["images"] > 0]
+                d = df[df["images"] >= MIN_BIN_IMAGES]
                 ax.plot(d["confidence"], d["accuracy"], "o-", ms=3, color=f"C{i}", label=label)
             ax.set_xlabel("confidence (top-class probability)")
             ax.set_title(panel, fontsize=10)

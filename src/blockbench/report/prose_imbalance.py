@@ -279,7 +279,10 @@ def section_remedies(study) -> list[str]:
         "precision-recall of the minority classes by remedy (first seed)",
     )
     study_figures.reliability(
-        rel, study.figure("remedy_reliability"), "reliability by remedy (test set, first seed)"
+        rel,
+        study.figure("remedy_reliability"),
+        f"reliability by remedy (test set, first seed; bins of at least "
+        f"{study_figures.MIN_BIN_IMAGES} images)",
     )
     lines += [
         study.comparisons_table("8 ", "8_comparisons"),
