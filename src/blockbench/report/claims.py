@@ -16,7 +16,7 @@ import pandas as pd
 
 from .. import N_CLASSES
 from . import statistics
-from .runs import Group, accuracy, last, macro_f1, minority_recall
+from .runs import Group, accuracy, last, macro_f1, minority_recall, seconds_per_epoch
 from .tables import pct, rate
 
 # The original report's test accuracies (%), by the role its configuration plays in `study`:
@@ -122,25 +122,27 @@ def build(study) -> pd.DataFrame:
         ok = sig and (up if want == "higher" else not up)
         return ("holds" if ok else "does not hold"), says
 
+    def acc_row(number, claim: str, run: str, verdict: str, because: str) -> dict:
+        """A claim row on test accuracy: the original's number, ours and the twin's."""
+        return _row(
+            number,
+            claim,
+            run,
+            "test accuracy %",
+            orig.get(run),
+            g.get(run),
+            g.get(twin(run)),
+            accuracy,
+            "pct",
+            verdict,
+            because,
+        )
+
     # 1. C1+M3 vs C4: equal accuracy; same curves; fewer parameters -> less time
     v, why = acc_verdict(study.cmp_key(a, b, "accuracy"), "equal")
     claim = "C1+M3 and C4 reach the same accuracy"
     for n in (a, b):
-        rows.append(
-            _row(
-                1,
-                claim,
-                n,
-                "test accuracy %",
-                orig.get(n),
-                g.get(n),
-                g.get(twin(n)),
-                accuracy,
-                "pct",
-                v,
-                why,
-            )
-        )
+        rows.append(acc_row(1, claim, n, v, why))
     v, why = acc_verdict(study.cmp_key(a, b, "validation loss, last epoch"), "equal")
     rows.append(
         _row(
@@ -167,7 +169,7 @@ def build(study) -> pd.DataFrame:
             None,
             g.get(a),
             None,
-            lambda r: r.train["seconds_per_epoch"],
+            seconds_per_epoch,
             "num",
             verdict,
             why,
@@ -178,19 +180,7 @@ def build(study) -> pd.DataFrame:
     for n in s["block_counts"][1:]:
         v, why = acc_verdict(study.cmp_key(n, base, "accuracy"), "not higher")
         rows.append(
-            _row(
-                2,
-                "more blocks do not help (the imbalance limits accuracy)",
-                n,
-                "test accuracy %",
-                orig.get(n),
-                g.get(n),
-                g.get(twin(n)),
-                accuracy,
-                "pct",
-                v,
-                why,
-            )
+            acc_row(2, "more blocks do not help (the imbalance limits accuracy)", n, v, why)
         )
     # 3. zero recall on the minority classes; the loss plateau
     ga = g[a]
@@ -271,21 +261,7 @@ def build(study) -> pd.DataFrame:
             continue
         for base_run, run in zip(sweeps[key][0], sweeps[key][1]):
             v, why = acc_verdict(study.cmp_key(run, base_run, "accuracy"), want)
-            rows.append(
-                _row(
-                    4 if key == "batch_size" else 6,
-                    claim,
-                    run,
-                    "test accuracy %",
-                    orig.get(run),
-                    g.get(run),
-                    g.get(twin(run)),
-                    accuracy,
-                    "pct",
-                    v,
-                    why,
-                )
-            )
+            rows.append(acc_row(4 if key == "batch_size" else 6, claim, run, v, why))
     if "lr" in sweeps:
         ma, pa = sweeps["lr"][1]
         # "cannot converge": the run does not even fit its training data -- a mean last-epoch
@@ -301,21 +277,7 @@ def build(study) -> pd.DataFrame:
                 + study.verdict_words(study.family[study.cmp_key(ma, pa, "accuracy")])
             )
         for n in (ma, pa):
-            rows.append(
-                _row(
-                    5,
-                    "at lr 0.1 MobileNet cannot converge, plain can",
-                    n,
-                    "test accuracy %",
-                    orig.get(n),
-                    g.get(n),
-                    g.get(twin(n)),
-                    accuracy,
-                    "pct",
-                    v,
-                    why,
-                )
-            )
+            rows.append(acc_row(5, "at lr 0.1 MobileNet cannot converge, plain can", n, v, why))
     # 7. the proposed remedy: augment the rare classes
     literal = study.literal_augment_run(a)
     if literal:
