@@ -31,3 +31,13 @@ def params() -> dict:
 @pytest.fixture(scope="session")
 def digits_arrays():
     return datasets.from_sklearn("digits", seed=0)
+
+
+HEAVY_FIRST = ("slurm", "engines")  # markers of the modules that run whole pipelines
+
+
+def pytest_collection_modifyitems(config, items):
+    """Whole-pipeline modules first, so that with pytest-xdist (`-n auto --dist loadfile`, see
+    pyproject.toml) the long ones start at once on separate workers and the short ones fill in
+    around them, instead of one long module starting last."""
+    items.sort(key=lambda item: not any(item.get_closest_marker(m) for m in HEAVY_FIRST))
