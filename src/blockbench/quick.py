@@ -1,4 +1,4 @@
-"""The quick preset: every section of the study on scikit-learn's digits, in under three minutes.
+"""The quick preset: every section of the study on scikit-learn's digits, cut down for speed.
 
     python -m blockbench.quick                      # DVC, in ./quick-study
     python -m blockbench.quick --engine snakemake   # the same with Snakemake
