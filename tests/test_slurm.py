@@ -30,6 +30,8 @@ LOCAL_CLUSTER_OPTIONS = [
     "squeue",
     "--slurm-init-seconds-before-status-checks",
     "1",
+    "--seconds-between-status-checks",  # a local cluster answers at once (default: every 10 s)
+    "2",
     "--slurm-no-account",
     "--slurm-keep-successful-logs",
 ]
