@@ -7,6 +7,8 @@ scenario, because a clone is what a new user or CI starts from."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -23,6 +25,8 @@ from enginekit import (
 )
 
 from blockbench import params as bbp
+from blockbench import warm
+from blockbench.quick import engine_env, warm_env
 
 pytestmark = pytest.mark.engines
 
@@ -102,9 +106,18 @@ def origin(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def smk(tmp_path_factory):
-    """The same pipeline run from nothing by Snakemake."""
+    """The same pipeline run from nothing by Snakemake, its stages forked from a warm server
+    (blockbench.warm, as the quick look runs them): DVC's stages start cold, so the byte-for-byte
+    comparison also shows that a warm stage writes what a cold one does."""
     repo = make_copy(tmp_path_factory.mktemp("engines") / "smk", engine_params(), dvc=False)
-    out = run(["snakemake", "--cores", "2"], repo).stdout
+    with warm_env(engine_env(repo)) as env:
+        assert any("bb-warm-" in d for d in env["PATH"].split(os.pathsep)[:1])
+        out = run(["snakemake", "--cores", "2"], repo, env=env).stdout
+        shim = env["PATH"].split(os.pathsep)[0]
+        served = warm.served_log(Path(shim).parent / "socket").read_text().splitlines()
+    for name in RUNS:  # every stage of every run ran warm
+        for stage in ("train", "evaluate"):
+            assert any(f"scripts/{stage}.py --run {name} " in f"{c} " for c in served), served
     return repo, out
 
 

@@ -13,6 +13,7 @@ engine on the copy's own code, so the main results/ are never touched. Open
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import os
 import shutil
@@ -101,7 +102,9 @@ def engine_env(repo: Path | None = None) -> dict:
     return env
 
 
-def run_engine(repo: Path, engine: str, cores: int = 2) -> None:
+def run_engine(repo: Path, engine: str, cores: int = 2, warm_start: bool = True) -> None:
+    """Run `engine` on the copy in `repo`; with warm_start its stages fork from one process that
+    imported the heavy libraries once (blockbench.warm) instead of each importing them."""
     env = engine_env(repo)
     if engine == "dvc":
         if not (repo / ".dvc").exists():
@@ -109,7 +112,21 @@ def run_engine(repo: Path, engine: str, cores: int = 2) -> None:
         cmd = ["dvc", "repro"]
     else:
         cmd = ["snakemake", "--cores", str(cores)]
-    subprocess.run(cmd, cwd=repo, env=env, check=True)
+    with warm_env(env, warm_start) as env:
+        subprocess.run(cmd, cwd=repo, env=env, check=True)
+
+
+@contextlib.contextmanager
+def warm_env(env: dict, warm_start: bool = True):
+    """`env` with a warm server's `python` first on PATH for the block (unchanged when warm_start
+    is False or the platform has no warm start)."""
+    from . import warm
+
+    if not warm_start:
+        yield env
+        return
+    with warm.server(env) as shim:
+        yield env if shim is None else {**env, "PATH": f"{shim}{os.pathsep}{env['PATH']}"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dest", default="quick-study")
     p.add_argument("--engine", choices=["dvc", "snakemake"], default="dvc")
     p.add_argument("--cores", type=int, default=2)
+    p.add_argument(
+        "--cold",
+        action="store_true",
+        help="start every stage as a new interpreter (default: fork stages from a warm server)",
+    )
     args = p.parse_args(argv)
     try:
         params = quick_params(params_mod.load(args.params))
@@ -126,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     repo = copy_pipeline(Path(args.params).resolve().parent, Path(args.dest).resolve(), params)
     try:
-        run_engine(repo, args.engine, args.cores)
+        run_engine(repo, args.engine, args.cores, warm_start=not args.cold)
     except subprocess.CalledProcessError as exc:
         print(
             f"error: {args.engine} failed with exit code {exc.returncode}; see its output above",

@@ -1,0 +1,235 @@
+"""Warm stage start-up: import the heavy libraries once, fork every stage from that process.
+
+A stage process spends 2-5 s importing torch, torchvision, scikit-learn, pandas and matplotlib
+before it does anything (docs/benchmarks.md, "Stage start-up"); on `digits` that is most of a
+stage's time. For the quick look and the tests, a server imports them once and forks a child per
+stage; the engines stay exactly as they are. They run `python workflow/scripts/<stage>.py ...`
+through the PATH, and `install_shim` puts a `python` first on that PATH that hands such a command
+(its arguments, working directory, environment, stdin, stdout and stderr) to the server and exits
+with the stage's exit code. Anything else, or any command when the server is not there, runs the
+real interpreter instead. A child runs the same entry script with the same code as a cold start
+(tests/test_engines.py compares Snakemake's warm outputs with DVC's cold ones byte for byte).
+
+    with warm.server(repo, env) as shim_dir:   # blockbench.quick does this
+        env["PATH"] = f"{shim_dir}:{env['PATH']}"
+        subprocess.run(["dvc", "repro"], env=env, ...)
+
+Linux only (file descriptors passed over a Unix socket, pidfd); elsewhere `server` yields None and
+the stages start cold.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import runpy
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+# what the stages import, at the top or inside their functions
+PRELOAD = (
+    "numpy",
+    "pandas",
+    "scipy.stats",
+    "sklearn.metrics",
+    "sklearn.manifold",
+    "sklearn.model_selection",
+    "torch",
+    "torchvision",
+    "torchvision.transforms.v2",
+    "matplotlib.pyplot",
+    "blockbench.stages.download",
+    "blockbench.stages.split",
+    "blockbench.stages.train",
+    "blockbench.stages.evaluate",
+    "blockbench.stages.plot",
+    "blockbench.report",
+)
+STAGE_PREFIX = "workflow/scripts/"
+READY = "warm: ready"
+
+_SHIM = '''#!{python} -IS
+"""`python` for the engines while a warm server runs (blockbench.warm): stage scripts are handed
+to the server, anything else runs {python}."""
+import json, os, signal, socket, struct, sys
+
+REAL, SOCKET, PREFIX = {python!r}, {socket!r}, {prefix!r}
+args = sys.argv[1:]
+if not (args and args[0].startswith(PREFIX) and args[0].endswith(".py")):
+    os.execv(REAL, [REAL, *args])
+try:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(SOCKET)
+except OSError:
+    os.execv(REAL, [REAL, *args])
+header = json.dumps({{"argv": args, "cwd": os.getcwd(), "env": dict(os.environ)}}).encode()
+socket.send_fds(s, [b"F"], [0, 1, 2])
+s.sendall(struct.pack("!I", len(header)) + header)
+replies = s.makefile("r")
+pid = json.loads(replies.readline())["pid"]
+for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(sig, lambda n, _f: os.kill(pid, n))
+line = replies.readline()
+sys.exit(json.loads(line)["exit"] if line else 1)
+'''
+
+
+def supported() -> bool:
+    return sys.platform.startswith("linux") and hasattr(os, "pidfd_open")
+
+
+def install_shim(bin_dir: Path, socket_path: Path, python: str = sys.executable) -> Path:
+    """Write `python` and `python3` into bin_dir that forward stage scripts to the server."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    text = _SHIM.format(python=python, socket=str(socket_path), prefix=STAGE_PREFIX)
+    for name in ("python", "python3"):
+        path = bin_dir / name
+        path.write_text(text)
+        path.chmod(0o755)
+    return bin_dir
+
+
+def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
+    _, fds, _, _ = socket.recv_fds(conn, 1, 3)
+    size = struct.unpack("!I", _read(conn, 4))[0]
+    return json.loads(_read(conn, size)), fds
+
+
+def _read(conn: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("client went away")
+        data += chunk
+    return data
+
+
+def _run_child(request: dict, fds: list[int], close: list) -> None:
+    """In the forked child: become `python <argv>` in the client's directory, environment and
+    standard streams; exit with the script's exit code (never returns)."""
+    code = 1
+    try:
+        for obj in close:
+            obj.close()
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        sys.stdin = open(0, closefd=False)
+        sys.stdout = open(1, "w", buffering=1 if os.isatty(1) else -1, closefd=False)
+        sys.stderr = open(2, "w", buffering=1, closefd=False)
+        script = request["argv"][0]
+        sys.argv = list(request["argv"])
+        sys.path[0] = os.path.dirname(os.path.abspath(script))
+        try:
+            runpy.run_path(script, run_name="__main__")
+            code = 0
+        except SystemExit as exc:
+            if exc.code is None or isinstance(exc.code, int):
+                code = exc.code or 0
+            else:
+                print(exc.code, file=sys.stderr)
+                code = 1
+        except KeyboardInterrupt:
+            code = 130
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def served_log(socket_path: Path) -> Path:
+    """The file in which the server records each command it ran (one line each)."""
+    return Path(socket_path).parent / "served.log"
+
+
+def serve(socket_path: Path, preload=PRELOAD) -> None:
+    """Import `preload`, listen on socket_path and fork one child per request until terminated."""
+    for name in preload:
+        importlib.import_module(name)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(socket_path))
+    listener.listen(16)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    sel = selectors.DefaultSelector()
+    sel.register(listener, selectors.EVENT_READ, None)
+    print(READY, flush=True)
+    while True:
+        for key, _ in sel.select():
+            if key.data is None:
+                conn, _ = listener.accept()
+                try:
+                    request, fds = _receive(conn)
+                except (OSError, ValueError):
+                    conn.close()
+                    continue
+                sys.stdout.flush()
+                sys.stderr.flush()
+                pid = os.fork()
+                if pid == 0:
+                    _run_child(request, fds, [listener, conn, sel])
+                for fd in fds:
+                    os.close(fd)
+                with open(served_log(socket_path), "a") as log:  # what ran warm, for the tests
+                    log.write(" ".join(request["argv"]) + "\n")
+                with contextlib.suppress(OSError):
+                    conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+                sel.register(os.pidfd_open(pid), selectors.EVENT_READ, (pid, conn))
+            else:
+                pid, conn = key.data
+                sel.unregister(key.fileobj)
+                os.close(key.fd)
+                code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+                code = 128 - code if code < 0 else code  # killed by signal n: 128 + n, as a shell
+                with contextlib.suppress(OSError):
+                    conn.sendall(json.dumps({"exit": code}).encode() + b"\n")
+                conn.close()
+
+
+@contextlib.contextmanager
+def server(env: dict | None = None, preload=PRELOAD, timeout: float = 120):
+    """Run a warm server for the duration of the block; yields the directory of the `python`
+    shim to put first on the engines' PATH (None where unsupported: stages then start cold)."""
+    if not supported():
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="bb-warm-") as tmp:
+        sock = Path(tmp) / "socket"
+        cmd = [sys.executable, "-m", "blockbench.warm", str(sock), *preload]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + timeout
+            line = proc.stdout.readline()
+            if line.strip() != READY or time.monotonic() > deadline:
+                raise RuntimeError(f"warm server did not start: {line!r}")
+            yield install_shim(Path(tmp) / "bin", sock)
+        finally:
+            proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(10)
+            if proc.poll() is None:
+                proc.kill()
+
+
+if __name__ == "__main__":
+    serve(Path(sys.argv[1]), tuple(sys.argv[2:]))
