@@ -101,6 +101,7 @@ def test_grid_runs_merge_base_run_then_variant_and_list_their_keys():
 
 def test_replicate_seeds_add_runs_without_touching_the_existing_one():
     p = base()
+    p["seeds"] = {}
     before = (bbp.run_config(p, "c1m3"), bbp.run_param_keys(p, "c1m3"))
     p["runs"]["c1m3"]["replicate_seeds"] = [0, 1, 2]  # 0 is the run's own seed: no duplicate
     variants = p["grids"]["remedies"]["variants"]
@@ -117,6 +118,17 @@ def test_replicate_seeds_add_runs_without_touching_the_existing_one():
         "c1m3_class_weights_s2",
     ]
     assert bbp.replicates(p, "c1m3_focal") == ["c1m3_focal"]  # ... unless the variant sets its own
+
+
+def test_seeds_section_replaces_one_runs_replicate_seeds_only():
+    p = base()
+    p["seeds"] = {"c4_focal": [3, 5]}  # a grid run: its sibling c1m3_focal keeps the variant's
+    assert bbp.replicates(p, "c4_focal") == ["c4_focal", "c4_focal_s3", "c4_focal_s5"]
+    assert bbp.replicates(p, "c1m3_focal") == ["c1m3_focal", "c1m3_focal_s1", "c1m3_focal_s2"]
+    assert bbp.run_config(p, "c4_focal_s5")["seed"] == 5
+    assert "seeds" not in " ".join(bbp.run_param_keys(p, "c4_focal_s5"))
+    msg = error_for(lambda q: q.update(seeds={"c9_focal": [1]}))
+    assert msg.count("\n") == 0 and "seeds.c9_focal" in msg and "not a named run" in msg
 
 
 def test_grid_errors_are_one_line():

@@ -9,7 +9,9 @@ Runs are expanded here, once, for both engines (the Snakefile and the generated 
 - `grids.<grid>` declares one run per base run x variant, named `<base>_<variant>`: the base run's
   overrides, then the variant's.
 - `replicate_seeds: [s, ...]` (a train key, so a run, a variant or the defaults may set it) repeats
-  a run with each further seed as `<run>_s<seed>`; the run itself keeps its `seed`. The report
+  a run with each further seed as `<run>_s<seed>`; the run itself keeps its `seed`. The top-level
+  `seeds.<run>` replaces it for one logical run (a grid run included): the primary comparisons'
+  seed counts in one place. The report
   pools a run and its replicates (mean ± std over seeds).
 """
 
@@ -126,6 +128,13 @@ def validate(params: Any, source: str = DEFAULT_PARAMS) -> dict:
                 f"{source}: study.remedies.reference: {remedies['reference']!r} "
                 f"is not a variant of grids.{remedies['grid']}; variants: {', '.join(variants)}"
             )
+    for key in ("ablations", "split_seeds"):
+        grid = params["study"].get(key)
+        if grid and grid not in grids:
+            raise ParamsError(
+                f"{source}: study.{key}: {grid!r} is not a grid; "
+                f"known grids: {', '.join(grids) or '(none)'}"
+            )
     twins = params["study"].get("twins")
     if twins:
         if twins not in grids:
@@ -139,6 +148,12 @@ def validate(params: Any, source: str = DEFAULT_PARAMS) -> dict:
                 f"(it has {len(grids[twins]['variants'])})"
             )
     logical = logical_runs(params)
+    for name in params.get("seeds") or {}:
+        if name not in logical:
+            raise ParamsError(
+                f"{source}: seeds.{name}: not a named run or grid run; known runs: "
+                f"{', '.join(logical)}"
+            )
     for key, name in study_runs(params):
         if name not in logical:
             raise ParamsError(
@@ -258,6 +273,8 @@ def expand_runs(params: dict) -> dict[str, Entry]:
         merged = {**params["train"]}
         for _, ov in sections:
             merged.update(ov)
+        if name in (params.get("seeds") or {}):
+            merged["replicate_seeds"] = params["seeds"][name]
         for seed in [None] + [s for s in merged.get("replicate_seeds", []) if s != merged["seed"]]:
             run = name if seed is None else f"{name}_s{seed}"
             if run in out:

@@ -62,6 +62,7 @@ def quick_params(params: dict) -> dict:
             section["batch_size"] = max(16, section["batch_size"] // BATCH_DIVISOR)
         if "replicate_seeds" in section or name in headline:
             section["replicate_seeds"] = list(range(1, QUICK_SEEDS)) if name in headline else []
+    p["seeds"] = {}  # the primary runs' extra seeds: the headline pair's are set above
     p["evaluate"]["bootstrap_samples"] = min(p["evaluate"]["bootstrap_samples"], 200)
     return params_mod.validate(p, "quick preset")
 
