@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO, digits_params
+from scipy import stats as sps
 
 from blockbench import evaluation, figures, paths, report
 from blockbench import params as bbp
@@ -47,10 +48,22 @@ def study_params() -> dict:
             },
         },
         "tw": {
-            "runs": ["a", "b"],
+            "runs": ["a", "b", "a_bs", "b_bs"],
             "variants": {"twin": {"loss_input": "softmax", "select": "last"}},
         },
+        "abl": {
+            "runs": ["a", "b"],
+            "variants": {"sm": {"loss_input": "softmax"}, "lst": {"select": "last"}},
+        },
+        "spl": {
+            "runs": ["a", "b"],
+            "variants": {f"sp{i}": {"split": f"other{i}", "replicate_seeds": []} for i in (1, 2)},
+        },
     }
+    p["splits"].update({"other1": {"seed": 1}, "other2": {"seed": 2}})
+    p["seeds"] = {"a_weak": [1, 2, 3], "a": [1, 2, 3], "b": [1, 2, 3]}
+    if "benchmark" in p:
+        p["benchmark"]["runs"] = ["a", "b"]
     p["study"] = {
         "mobilenet": "a",
         "plain": "b",
@@ -59,17 +72,31 @@ def study_params() -> dict:
         "sweeps": {"batch_size": [["a", "b"], ["a_bs", "b_bs"]]},
         "alpha": 0.05,
         "remedies": {"grid": "rem", "reference": "bal"},
+        "primary": {
+            "architecture": {"metric": "accuracy", "kind": "equivalence"},
+            "training_speed": {"kind": "difference"},
+            "remedy_vs_none": {"metric": "minority_recall", "kind": "difference"},
+            "remedy_vs_reference": {"metric": "minority_recall", "kind": "equivalence"},
+        },
+        "margins": {"accuracy": 0.5, "minority_recall": 2.0, "speed": 10.0},
+        "power": 0.8,
+        "target_mde": {"accuracy": 1.0, "minority_recall": 3.0},
+        "ablations": "abl",
+        "split_seeds": "spl",
     }
     return bbp.validate(p)
 
 
 def _shares(logical: str) -> tuple[float, float, str]:
     """(majority share right, minority share right, variant) of a logical run."""
-    base, _, variant = logical.partition("_")
     if logical in RUNS:
         return RUNS[logical][2], RUNS[logical][2] * 0.6 / 0.95, "none"
-    if variant == "twin":
+    base, variant = logical.rsplit("_", 1)
+    if variant in ("twin", "sm"):  # softmax into the loss alone collapses, as the twin does
         return 0.70, 0.0, "twin"  # the original's pattern: rare classes never found
+    if variant == "lst" or variant.startswith("sp"):  # the last epoch, other splits: no change
+        shift = 0.01 * int(variant[2:]) if variant.startswith("sp") else 0.0
+        return RUNS[base][2] - shift, (RUNS[base][2] - shift) * 0.6 / 0.95, "none"
     return RUNS[base][2], MINORITY_RIGHT[variant], variant
 
 
@@ -90,7 +117,7 @@ def fabricate(root, params):
         write_json(root / paths.split_counts(split), counts)
         figures.class_distribution(counts, root / paths.split_figure(split), "classes")
     entries = bbp.expand_runs(params)
-    draws = {s: np.random.default_rng(s).random(N_TEST) for s in (0, 1, 2)}  # shared per seed
+    draws = {s: np.random.default_rng(s).random(N_TEST) for s in range(4)}  # shared per seed
     for name in bbp.run_names(params):
         cfg = bbp.run_config(params, name)
         major, minor, variant = _shares(entries[name].logical)
@@ -138,6 +165,21 @@ def fabricate(root, params):
                 "inference": {"seconds_per_image": 1e-5 * (cfg["n_conv"] + 1)},
             },
         )
+        if name in ("a", "b"):  # the benchmark: b takes twice a's time per step, 3x per image
+            rng = np.random.default_rng(ord(name))
+            step = 0.1 * (1 + (name == "b")) * (1 + 0.02 * rng.standard_normal(6))
+            image = 1e-5 * (1 + 2 * (name == "b")) * (1 + 0.02 * rng.standard_normal(6))
+            write_json(
+                root / paths.benchmark(name),
+                {
+                    "run": name,
+                    "macs_per_image": 10000 * (cfg["n_conv"] + 1),
+                    "batch_size": cfg["batch_size"],
+                    "train_step_seconds": step.tolist(),
+                    "inference_seconds_per_image": image.tolist(),
+                    "machine": {"device": "cpu", "cpu_model": "test", "threads": 2, "torch": "x"},
+                },
+            )
         if name in bbp.plotted_runs(params):
             for fig in paths.run_figures(name, cfg).values():
                 figures.loss_curves(hist, root / fig, f"{name} {fig.stem}")
@@ -201,6 +243,75 @@ def test_separated_and_prediction_interval():
     assert (lo, hi) == pytest.approx((2 - half, 2 + half), abs=1e-5)
 
 
+def test_power_matches_the_textbook():
+    # Cohen (1988) / G*Power: a paired t-test for d = 0.5 at alpha 0.05 (two-sided) with 80%
+    # power needs 34 pairs; at 34 pairs the detectable d is just under 0.5
+    assert statistics.seeds_needed(sd=2.0, target=1.0, alpha=0.05, power=0.8) == 34
+    assert statistics.mde(sd=2.0, n=34, alpha=0.05, power=0.8) == pytest.approx(0.99, abs=0.01)
+    # d = 0.8: 15 pairs; a smaller level needs more seeds; more seeds see smaller effects
+    assert statistics.seeds_needed(1.0, 0.8, 0.05, 0.8) == 15
+    assert statistics.seeds_needed(1.0, 0.8, 0.05 / 6, 0.8) > 15
+    assert statistics.mde(1.0, 12, 0.01, 0.8) < statistics.mde(1.0, 5, 0.01, 0.8)
+
+
+def test_three_way_verdicts_on_seeds_with_known_answers():
+    def decide(a, b, margin, kind="difference", m=1):
+        fam = statistics.Family(0.05)
+        key = fam.add(
+            "q", "x", "y", "acc", dict(enumerate(a)), dict(enumerate(b)), "p", kind, margin
+        )
+        for i in range(m - 1):  # other members of the family: Holm over m tests
+            fam.add("q", f"o{i}", "y", "acc", {0: 1.0, 1: 2.0}, {0: 1.0, 1: 1.5}, "p", kind, margin)
+        fam.finish()
+        return fam[key]
+
+    base = [0.95, 0.96, 0.94, 0.95, 0.97, 0.96]
+    noise = [0.001, -0.001, 0.0005, -0.0005, 0.0, 0.0002]
+    # a 3-point gain with tiny seed noise: different, higher
+    c = decide([x + 0.03 + e for x, e in zip(base, noise)], base, 0.005)
+    assert c.verdict == "different" and c.result["diff"] > 0
+    # a 0.01-point difference with tiny noise: equivalent within 0.5 points (TOST)
+    c = decide([x + 0.0001 + e / 10 for x, e in zip(base, noise)], base, 0.005, "equivalence")
+    assert c.verdict == "equivalent" and c.equivalence["p"] < 0.05
+    assert -0.005 < c.equivalence["lo90"] < c.equivalence["hi90"] < 0.005
+    # a 0.3-point mean difference with 2-point seed noise: neither
+    wild = [0.02, -0.02, 0.025, -0.015, 0.01, -0.002]
+    c = decide([x + w for x, w in zip(base, wild)], base, 0.005, "equivalence")
+    assert c.verdict == "inconclusive" and c.mde > 0.02
+    # both tests pass (a real difference inside the margin): the declared kind answers
+    small = [x + 0.002 + e / 10 for x, e in zip(base, noise)]
+    assert decide(small, base, 0.005, "equivalence").verdict == "equivalent"
+    assert decide(small, base, 0.005, "difference").verdict == "different"
+    # no margin: never equivalent
+    assert decide(small, base, None, "equivalence").verdict == "different"
+    # Holm within the family: p 0.02 alone passes, beside two larger p it may not
+    assert statistics.holm([0.02, 0.03, 0.04]) == pytest.approx([0.06, 0.06, 0.06])
+    assert statistics.holm([0.6, 0.7]) == [1.0, 1.0]
+
+
+def test_tost_is_statsmodels_two_one_sided_tests():
+    d = np.array([0.1, -0.2, 0.05, 0.0, 0.15])
+    t_hi = sps.ttest_1samp(d, 0.5, alternative="less").pvalue
+    t_lo = sps.ttest_1samp(d, -0.5, alternative="greater").pvalue
+    assert statistics.tost(d, 0.5)["p"] == pytest.approx(max(t_hi, t_lo))
+    assert statistics.tost([0.1, 0.1], 0.5)["p"] == 0.0  # identical: exact
+    assert statistics.tost([0.6, 0.6], 0.5)["p"] == 1.0
+    assert statistics.tost(d, None)["p"] is None
+
+
+def test_intervals_stay_in_range_on_extremes():
+    zero = statistics.bounded([0.0, 0.0, 0.0], 0.0, 1.0, pooled=(0, 8970))
+    assert zero["lo"] == 0.0 and 0 < zero["hi"] < 0.001  # 0 of 8,970: exact upper 95% bound
+    assert zero["hi"] == pytest.approx(1 - 0.025 ** (1 / 8970))
+    one = statistics.bounded([1.0, 1.0], 0.0, 1.0, pooled=(200, 200))
+    assert 0.98 < one["lo"] < 1.0 and one["hi"] == 1.0
+    wide = statistics.bounded([0.8, 0.99, 0.3], 0.0, 1.0)  # the t-interval passes both ends
+    t = statistics.describe([0.8, 0.99, 0.3])
+    assert t["lo"] < 0 and t["hi"] > 1 and (wide["lo"], wide["hi"]) == (0.0, 1.0)
+    mid, t2 = statistics.bounded([0.5, 0.6, 0.7], 0.0, 1.0), statistics.describe([0.5, 0.6, 0.7])
+    assert (mid["lo"], mid["hi"]) == (t2["lo"], t2["hi"])  # inside the range: unchanged
+
+
 # ------------------------------------------------------------------ the fabricated study
 def comparisons(root) -> pd.DataFrame:
     return pd.read_csv(root / report.TABLES / "comparisons.csv", dtype={"p": str, "p (Holm)": str})
@@ -210,26 +321,69 @@ def row(df: pd.DataFrame, a: str, b: str, metric: str = "accuracy") -> pd.Series
     return df[(df["a"] == a) & (df["b"] == b) & (df["metric"] == metric)].iloc[0]
 
 
-def test_verdicts_are_seed_level_and_holm_corrected(built):
+def test_verdicts_are_seed_level_and_holm_corrected_within_each_family(built):
     root, _ = built
     df = comparisons(root)
     ab = row(df, "a", "b")
-    assert ab["seeds"] == 3 and ab["significant"] == "yes" and ab["a − b"] > 10
-    same = row(df, "same", "a")
-    assert same["a − b"] == 0 and same["significant"] == "no" and same["p"] == "1"
+    assert ab["seeds"] == 4 and ab["family"] == "primary" and ab["a − b"] > 10
+    assert ab["verdict"] == "different (higher)"
+    same = row(df, "same", "a")  # identical per seed: equivalent within the margin, exactly
+    assert same["a − b"] == 0 and same["verdict"] == "equivalent" and same["p"] == "1"
+    assert same["family"] == "secondary"
     summary = json.loads((root / report.SUMMARY_JSON).read_text())
     comps = list(summary["comparisons"].values())
-    raw = [c["p"] for c in comps]
-    assert [c["p_holm"] for c in comps] == pytest.approx(statistics.holm(raw))
-    assert summary["family_size"] == len([p for p in raw if p is not None]) == len(df)
+    for family in ("primary", "secondary"):
+        mine = [c for c in comps if c["family"] == family]
+        raw = [c["p"] for c in mine]
+        assert [c["p_holm"] for c in mine] == pytest.approx(statistics.holm(raw))
+        assert summary["family_size"][family] == len([p for p in raw if p is not None])
+    assert sum(summary["family_size"].values()) == len(df)
+    # every row has a family, a three-way verdict and its minimum detectable effect
+    assert set(df["family"]) == {"primary", "secondary"}
+    assert {v.split(" (")[0] for v in df["verdict"]} <= {"different", "equivalent", "inconclusive"}
+    assert df["MDE"].notna().all()
 
 
-def test_significant_only_with_a_holm_p(built):
+def test_primary_family_is_the_declared_one(built):
+    root, _ = built
+    primary = pd.read_csv(root / report.TABLES / "primary.csv")
+    assert [(r.a, r.b, r.metric) for r in primary.itertuples()] == [
+        ("a", "b", "accuracy"),
+        ("a", "b", "training step time"),
+        ("a_weak", "a", "minority recall"),
+        ("a_weak", "a_bal", "minority recall"),
+        ("b_weak", "b", "minority recall"),
+        ("b_weak", "b_bal", "minority recall"),
+    ]
+    assert (
+        list(primary["kind"]) == ["equivalence", "difference"] + ["difference", "equivalence"] * 2
+    )
+    assert primary.loc[0, "margin ±"] == 0.5 and primary.loc[2, "margin ±"] == 2.0
+    # a_weak has 4 seeds, a_bal 3: the comparison uses the 3 they share
+    assert list(primary["seeds"]) == [4, 6, 4, 3, 3, 3]
+    assert primary["target MDE"].tolist()[:1] == [1.0]
+    assert primary.drop(1)["seeds needed"].notna().all()  # speed has no target in pp
+
+
+def test_speed_comes_from_the_benchmark_repeats(built):
+    root, _ = built
+    speed = pd.read_csv(root / report.TABLES / "speed.csv").set_index("quantity")
+    train = speed.loc["training step time"]
+    assert 1.9 < train["a speed-up lo"] < 2.0 < train["a speed-up hi"] < 2.1  # b takes 2x a's
+    assert train["verdict"] == "faster" and train["repeats"] == 6
+    assert 2.9 < speed.loc["inference time per image", "a speed-up"] < 3.1
+    head = (root / report.SUMMARY).read_text().split("\n## ")[1]
+    assert f"a trains {train['a speed-up']:.3f}× [{train['a speed-up lo']:.3f}," in head
+
+
+def test_significant_is_not_a_verdict_word(built):
     root, _ = built
     text = (root / report.SUMMARY).read_text()
     for line in text.splitlines():
-        if "significant" in line and not line.startswith("|"):
-            assert "Holm" in line, line
+        if not line.startswith("|"):
+            assert "significant" not in line.replace("not significant", "significant"), line
+        if "different (" in line and not line.startswith("|"):
+            assert "Holm p" in line, line
 
 
 def test_remedy_is_chosen_on_validation_not_on_test(built):
@@ -239,15 +393,18 @@ def test_remedy_is_chosen_on_validation_not_on_test(built):
     assert table.drop(["a_bal"])["minority recall"].idxmax() == "a_fix"  # best on test ...
     text = (root / report.SUMMARY).read_text()
     assert "Chosen on validation: **a_weak**" in text  # ... but validation picks weak
-    assert "a_weak stays below the balanced reference" in text
+    assert (
+        "Against the balanced reference, minority recall (primary): a_weak − a_bal = -26.44 pp"
+    ) in text.replace("−", "-", 1)
 
 
-def test_claims_table_has_twins_and_verdicts(built):
+def test_claims_table_answers_two_questions(built):
     root, _ = built
     claims = pd.read_csv(root / report.TABLES / "claims.csv")
-    assert set(claims["verdict"]) <= {
+    assert set(claims["holds in a correct pipeline"]) <= {
         "holds",
         "does not hold",
+        "inconclusive",
         "does not hold here",
         "cannot be tested here",
         "cannot be confirmed: no measurable difference",
@@ -255,14 +412,40 @@ def test_claims_table_has_twins_and_verdicts(built):
     }
     first = claims[(claims["#"] == 1) & (claims["configuration"] == "a")].iloc[0]
     assert first["original"] == 69.29 and first["twin seeds"] == 3
-    assert first["verdict"] == "does not hold"  # a and b differ by 15 points
+    assert first["holds in a correct pipeline"] == "does not hold"  # a and b differ by 14 points
+    assert first["twin against twin"].startswith("holds: a_twin − b_twin")  # the twins agree
+    same = claims[(claims["#"] == 2)].iloc[0]
+    assert same["holds in a correct pipeline"] == "holds"  # equivalent within 0.5 pp
     zero = claims[claims["metric"] == "minority classes' mean recall"].iloc[0]
-    assert zero["twin"] == 0.0 and zero["verdict"] == "does not hold"
+    assert zero["twin"] == 0.0 and zero["holds in a correct pipeline"] == "does not hold"
+    assert zero["reproduced by the twin"] == "yes"
+    assert 0 < zero["twin 95% PI width"]  # every twin seed 0: the exact interval, not zero width
     loss = claims[claims["metric"] == "train loss, last epoch"].iloc[0]
-    assert loss["verdict"] == "explained by softmax into the loss"  # twin 1.6 >= 1.461 > 0.5
+    assert loss["holds in a correct pipeline"] == "explained by softmax into the loss"
     twins = pd.read_csv(root / report.TABLES / "twins.csv")
-    assert list(twins["twin"]) == ["a_twin", "b_twin"]
+    assert list(twins["twin"]) == ["a_twin", "b_twin", "a_bs_twin", "b_bs_twin"]
     assert report.claims.softmax_ce_floor() == pytest.approx(math.log(1 + 9 / math.e))
+
+
+def test_ablation_names_the_factor_and_the_headline_the_ceiling(built):
+    root, _ = built
+    abl = pd.read_csv(root / report.TABLES / "ablations.csv").set_index("run")
+    assert abl.loc["a_sm", "collapsed"] == "yes" and abl.loc["a_lst", "collapsed"] == "no"
+    assert abl.loc["a_twin", "collapsed"] == "yes" and abl.loc["a", "collapsed"] == "no"
+    data = pd.read_csv(root / report.TABLES / "0_data.csv").iloc[0]
+    assert data["minority share %"] == 30.0 and data["ceiling %"] == 70.0  # 1500 of 5000
+    first = (root / report.SUMMARY).read_text().split("\n## ")[1].splitlines()[2]
+    assert first.startswith("1. **The ceiling**") and "70.00%" in first
+    assert "The collapse comes from **softmax into the loss**" in first
+
+
+def test_split_seed_table_compares_the_two_variances(built):
+    root, _ = built
+    df = pd.read_csv(root / report.TABLES / "split_seeds.csv").set_index("run")
+    # a on splits 0, 1, 2 has majority shares 0.95, 0.94, 0.93: sd 1 point x 0.7 + minority's
+    assert df.loc["a", "splits"] == 3 and df.loc["a", "training seeds"] == 4
+    assert df.loc["a", "variance ratio lo"] < df.loc["a", "variance ratio"]
+    assert df.loc["a", "variance ratio"] < df.loc["a", "variance ratio hi"]
 
 
 def test_headline_comes_first_and_is_short(built):

@@ -15,7 +15,7 @@ from pathlib import Path
 from .. import paths
 from ..params import remedy_table, twin_table
 from ..storage import write_json, write_text
-from . import claims, prose_imbalance, prose_models, statistics
+from . import claims, prose_answers, prose_imbalance, prose_models, statistics
 from .runs import Group, accuracy, last, load_groups, minority_recall, val_balanced_accuracy
 from .tables import Tables, p_value, seeds_text, text
 
@@ -26,20 +26,28 @@ SUMMARY, SUMMARY_JSON, TABLES, FIGURES = (
     paths.FIGURES,
 )
 
-# metric name -> (getter, unit of a difference, scale to that unit, digits)
+# metric name -> (getter, unit of a difference, scale to that unit, digits, study.margins key)
 METRICS = {
-    "accuracy": (accuracy, "pp", 100.0, 2),
-    "minority recall": (minority_recall, "pp", 100.0, 2),
-    "validation loss, last epoch": (last("val_loss"), "loss", 1.0, 4),
+    "accuracy": (accuracy, "pp", 100.0, 2, "accuracy"),
+    "minority recall": (minority_recall, "pp", 100.0, 2, "minority_recall"),
+    "validation loss, last epoch": (last("val_loss"), "loss", 1.0, 4, None),
+    # the benchmark's paired repeats, ln(seconds): a − b is the log of the time ratio
+    "training step time": (None, "ln ratio", 1.0, 4, None),
+    "inference time per image": (None, "ln ratio", 1.0, 4, None),
 }
+# study.primary's metric names -> the report's
+PRIMARY_METRIC = {"accuracy": "accuracy", "minority_recall": "minority recall"}
+PRIMARY, SECONDARY = "primary", "secondary"
 
 
 class Study:
     def __init__(self, params: dict, root: Path):
         self.params, self.root, self.study = params, root, params["study"]
         self.alpha = self.study["alpha"]
+        self.margins = self.study.get("margins") or {}
+        self.target_mde = self.study.get("target_mde") or {}
         self.groups: dict[str, Group] = load_groups(params, root)
-        self.family = statistics.Family(self.alpha)
+        self.family = statistics.Family(self.alpha, self.study.get("power", 0.8))
         self.tables = Tables(root)
         (root / FIGURES).mkdir(parents=True, exist_ok=True)
         self.twins = {b: t for b, t in twin_table(params).items() if t in self.groups}
@@ -49,12 +57,35 @@ class Study:
         self.family.finish()
 
     # ---------------------------------------------------------------------------- comparisons
-    def compare(self, question: str, a: str, b: str, metric: str) -> str | None:
+    def margin(self, metric: str) -> float | None:
+        """The equivalence margin of a metric in its own units (None: not declared)."""
+        key = METRICS[metric][4]
+        if key is None or key not in self.margins:
+            return None
+        return self.margins[key] / METRICS[metric][2]
+
+    def compare(
+        self,
+        question: str,
+        a: str,
+        b: str,
+        metric: str,
+        family: str = SECONDARY,
+        kind: str = "difference",
+    ) -> str | None:
         if a not in self.groups or b not in self.groups:
             return None
         get = METRICS[metric][0]
         return self.family.add(
-            question, a, b, metric, self.groups[a].by_seed(get), self.groups[b].by_seed(get)
+            question,
+            a,
+            b,
+            metric,
+            self.groups[a].by_seed(get),
+            self.groups[b].by_seed(get),
+            family,
+            kind,
+            self.margin(metric),
         )
 
     def cmp_key(self, a: str, b: str, metric: str) -> str | None:
@@ -62,9 +93,29 @@ class Study:
         return key if key in self.family.items else None
 
     def declare(self) -> None:
-        """The report's family: every seed-level comparison any section or claim reads."""
+        """The report's comparisons: the primary family of `study.primary` first, then every other
+        seed-level comparison a section or claim reads (secondary, exploratory)."""
         s = self.study
         a, b = s["mobilenet"], s["plain"]
+        primary = s.get("primary") or {}
+        if "architecture" in primary:
+            h = primary["architecture"]
+            metric = PRIMARY_METRIC[h.get("metric", "accuracy")]
+            self.compare("1 architectures", a, b, metric, PRIMARY, h["kind"])
+        speed = primary.get("training_speed")
+        prose_answers.declare_speed(
+            self, PRIMARY if speed else SECONDARY, speed["kind"] if speed else "difference"
+        )
+        for base in self.remedies:
+            best = self.selected_remedy(base)
+            for name, other in (
+                ("remedy_vs_none", base),
+                ("remedy_vs_reference", self.remedies[base][self.reference]),
+            ):
+                if best and name in primary:
+                    h = primary[name]
+                    metric = PRIMARY_METRIC[h.get("metric", "minority_recall")]
+                    self.compare("8 remedies", best, other, metric, PRIMARY, h["kind"])
         self.compare("1 architectures", a, b, "accuracy")
         self.compare("1 architectures", a, b, "validation loss, last epoch")
         for n in s["block_counts"][1:]:
@@ -78,6 +129,30 @@ class Study:
         for base in (a, b):
             if base in self.twins:
                 self.compare("the original's pipeline", self.twins[base], base, "accuracy")
+        if a in self.twins and b in self.twins:
+            self.compare("the original's pipeline", self.twins[a], self.twins[b], "accuracy")
+        # the original's small differences, twin against twin (its own pipeline)
+        for n in s["block_counts"][1:]:
+            if n in self.twins and s["block_counts"][0] in self.twins:
+                self.compare(
+                    "the original's pipeline",
+                    self.twins[n],
+                    self.twins[s["block_counts"][0]],
+                    "accuracy",
+                )
+        for key, pairs in s["sweeps"].items():
+            for col in (0, 1):
+                for pair in pairs[1:]:
+                    if pair[col] in self.twins and pairs[0][col] in self.twins:
+                        self.compare(
+                            "the original's pipeline",
+                            self.twins[pair[col]],
+                            self.twins[pairs[0][col]],
+                            "accuracy",
+                        )
+        for run, base in self.ablation_pairs():
+            for metric in ("accuracy", "minority recall"):
+                self.compare("ablation", run, base, metric)
         for base, variants in self.remedies.items():
             for variant, run in variants.items():
                 if variant != self.reference:
@@ -87,15 +162,32 @@ class Study:
                 self.compare("8 remedies", best, base, "accuracy")
                 self.compare("8 remedies", best, variants[self.reference], "accuracy")
 
+    def ablation_pairs(self) -> list[tuple[str, str]]:
+        """(ablation run, its base run) for the study's ablations grid and its twins grid: each of
+        the twin's changes alone, and both."""
+        grid = (self.params.get("grids") or {}).get(self.study.get("ablations") or "")
+        if not grid:
+            return []
+        out = []
+        for base in grid["runs"]:
+            runs = [f"{base}_{v}" for v in grid["variants"]] + [self.twins.get(base)]
+            out += [(r, base) for r in runs if r in self.groups and base in self.groups]
+        return out
+
+    def units(self, c: statistics.Comparison) -> tuple[str, float, int]:
+        _, unit, scale, digits, _ = METRICS[c.metric]
+        return unit, scale, digits
+
     def comparison_row(self, key: str) -> dict:
         c = self.family[key]
-        _, unit, scale, digits = METRICS[c.metric]
-        r = c.result
+        unit, scale, digits = self.units(c)
+        r, eq = c.result, c.equivalence
 
         def conv(x):
             return None if x is None else round(scale * x, digits)
 
-        return {
+        row = {
+            "family": c.family,
             "question": c.question,
             "a": c.a,
             "b": c.b,
@@ -109,44 +201,65 @@ class Study:
             "a − b hi": conv(r["hi"]),
             "p": p_value(r["p"]),
             "p (Holm)": p_value(c.p_holm),
-            "significant": "yes" if c.significant else "no",
+            "kind": c.kind,
+            "margin ±": conv(c.margin),
+            "90% lo": conv(eq.get("lo90")),
+            "90% hi": conv(eq.get("hi90")),
+            "p equivalence (Holm)": p_value(c.p_equiv_holm),
+            "verdict": self.verdict_label(c),
+            "MDE": conv(c.mde),
         }
+        target = self.target_for(c)
+        row["target MDE"] = target
+        row["seeds needed"] = (
+            statistics.seeds_needed(r.get("sd"), target / scale, c.threshold, self.family.power)
+            if target is not None and c.threshold is not None
+            else None
+        )
+        return row
+
+    def target_for(self, c: statistics.Comparison) -> float | None:
+        """The primary rows' target minimum detectable effect, in the row's unit."""
+        key = METRICS[c.metric][4]
+        if c.family != PRIMARY or key is None:
+            return None
+        return self.target_mde.get(key)
+
+    def verdict_label(self, c: statistics.Comparison) -> str:
+        """'different (higher)', 'equivalent' or 'inconclusive'; 'not tested' without a test."""
+        if c.result["p"] is None:
+            return "not tested"
+        if c.verdict == statistics.DIFFERENT:
+            return f"different ({'higher' if c.result['diff'] > 0 else 'lower'})"
+        return c.verdict
 
     def holm_text(self, c: statistics.Comparison) -> str:
-        """'significant, Holm p = 0.012' or 'not significant, Holm p = 0.41'; or why untested."""
+        """The verdict and the p value behind it: 'different (higher), Holm p = 0.012',
+        'equivalent within ±0.50 pp, TOST Holm p = 0.003', 'inconclusive (...)'; or why
+        untested."""
         if c.result["p"] is None:
             return f"not tested: {seeds_text(c.result['n'])} shared"
-        p = p_value(c.p_holm)
-        sig = "significant" if c.significant else "not significant"
-        return f"{sig}, Holm p {p if p.startswith('<') else '= ' + p}"
+        unit, scale, digits = self.units(c)
+        p, peq = _p_is(c.p_holm), _p_is(c.p_equiv_holm)
+        margin = f"±{scale * c.margin:.{digits}f} {unit}" if c.margin is not None else None
+        mde = f"{scale * c.mde:.{digits}f} {unit}" if c.mde is not None else "n/a"
+        if c.verdict == statistics.DIFFERENT:
+            return f"{self.verdict_label(c)}, Holm p {p}"
+        if c.verdict == statistics.EQUIVALENT:
+            return f"equivalent within {margin}, TOST Holm p {peq}"
+        eq = f"; equivalence within {margin}: TOST Holm p {peq}" if margin else ""
+        return f"inconclusive (difference: Holm p {p}{eq}; detectable: {mde})"
 
     def verdict_words(self, c: statistics.Comparison) -> str:
-        """'c3m5 − c1m3 = −0.38 pp [−0.90, +0.14] over 3 seeds, Holm p = 0.41: no significant
-        difference' -- the numbers of the comparisons table."""
-        _, unit, scale, digits = METRICS[c.metric]
+        """'c3m5 − c1m3 = −0.38 pp [−0.90, +0.14] over 3 seeds: inconclusive (...)' -- the
+        numbers of the comparisons table."""
+        unit, scale, digits = self.units(c)
         r = c.result
         if r["p"] is None:
             return f"{c.a} vs {c.b}: {seeds_text(r['n'])} shared, not tested"
         diff = f"{scale * r['diff']:+.{digits}f}"
         ci = f"[{scale * r['lo']:+.{digits}f}, {scale * r['hi']:+.{digits}f}]"
-        what = {"accuracy": "accurate", "minority recall": "minority recall"}.get(c.metric)
-        if c.significant:
-            direction = "more" if r["diff"] > 0 else "less"
-            if c.metric == "minority recall":
-                words = f"{c.a} has significantly {'higher' if r['diff'] > 0 else 'lower'} {what}"
-            elif what:
-                words = f"{c.a} is significantly {direction} {what} than {c.b}"
-            else:
-                words = (
-                    f"{c.a}'s {c.metric} is significantly {'higher' if r['diff'] > 0 else 'lower'}"
-                )
-        else:
-            words = "no significant difference"
-        p = p_value(c.p_holm)
-        return (
-            f"{c.a} − {c.b} = {diff} {unit} {ci} over {seeds_text(r['n'])}, "
-            f"Holm p {p if p.startswith('<') else '= ' + p}: {words}"
-        )
+        return f"{c.a} − {c.b} = {diff} {unit} {ci} over {seeds_text(r['n'])}: {self.holm_text(c)}"
 
     def comparisons_table(self, question_prefix: str, name: str) -> str:
         import pandas as pd
@@ -187,11 +300,20 @@ class Study:
         return {v: r for v, r in self.remedies.get(base, {}).items() if v != self.reference}
 
     def selected_remedy(self, base: str) -> str | None:
-        """The remedy with the highest mean validation balanced accuracy over its seeds."""
-        cands = self.remedy_candidates(base)
+        """The remedy with the highest mean validation balanced accuracy over the seeds every
+        candidate has (so that seeds added to the chosen one cannot change the choice)."""
+        cands = [r for r in self.remedy_candidates(base).values() if r in self.groups]
         if not cands:
             return None
-        return max(cands.values(), key=lambda r: self.groups[r].mean(val_balanced_accuracy))
+        seeds = [set(self.groups[r].by_seed(val_balanced_accuracy)) for r in cands]
+        shared = set.intersection(*seeds) or set.union(*seeds)
+
+        def score(run: str) -> float:
+            vals = self.groups[run].by_seed(val_balanced_accuracy)
+            mine = [vals[s] for s in shared if s in vals]
+            return sum(mine) / len(mine)
+
+        return max(cands, key=score)
 
     def figure(self, name: str) -> Path:
         return self.root / FIGURES / f"{name}.png"
@@ -206,6 +328,9 @@ class Study:
         body: list[str] = []
         claims_md, claims_df = prose_models.section_claims(self)
         body += claims_md
+        body += prose_answers.section_primary(self)
+        body += prose_answers.section_ablations(self)
+        body += prose_answers.section_split_seeds(self)
         body += prose_models.section_architectures(self)
         body += prose_models.section_block_counts(self)
         body += prose_models.section_confusion(self)
@@ -214,8 +339,8 @@ class Study:
         body += prose_models.section_side_by_side(self)
         body += prose_imbalance.section_sweeps(self)
         body += prose_imbalance.section_remedies(self)
-        body += prose_imbalance.section_comparisons(self)
-        head = prose_imbalance.headline(self, claims_df)
+        body += prose_answers.section_comparisons(self)
+        head = prose_answers.headline(self, claims_df)
         summary = {
             "runs": {
                 name: {
@@ -231,15 +356,24 @@ class Study:
                     "difference": c.result["diff"],
                     "p": c.result["p"],
                     "p_holm": c.p_holm,
-                    "significant": c.significant,
+                    "family": c.family,
+                    "verdict": c.verdict,
+                    "p_equivalence_holm": c.p_equiv_holm,
+                    "mde": c.mde,
                     "seeds": c.result["n"],
                 }
                 for k, c in self.family.items.items()
             },
-            "family_size": self.family.size,
+            "family_size": {f: self.family.size_of(f) for f in (PRIMARY, SECONDARY)},
             "claims": claims.counts(claims_df),
         }
         return "\n".join(head + body) + "\n", summary
+
+
+def _p_is(p: float | None) -> str:
+    """'= 0.012' or '<1e-4'."""
+    text_p = p_value(p)
+    return text_p if text_p.startswith("<") else f"= {text_p}"
 
 
 def aggregate(params: dict, root: Path = Path(".")) -> None:

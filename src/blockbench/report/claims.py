@@ -72,7 +72,13 @@ def _row(
     scale: str,
     verdict: str,
     because: str,
+    twin_verdict: str = "",
 ) -> dict:
+    """One claim row. Two questions: is the original's number *reproduced by the twin* (inside
+    the twin's 95% prediction interval for one run; where every twin seed gives the same value,
+    the exact interval of the twin's pooled counts), and does the claim *hold in a correct
+    pipeline* (`verdict`, from our runs' three-way verdicts). `twin_verdict`: the same claim
+    tested twin against twin, where it is a comparison."""
     conv = pct if scale == "pct" else (lambda x: rate(x, 3))
     row = {
         "#": number,
@@ -82,17 +88,26 @@ def _row(
         "original": original,
     }
     for label, g in (("ours", ours), ("twin", twin)):
-        d = statistics.describe(g.values(get)) if g else None
+        d = (g.describe(get) if scale == "num" else g.interval(get)) if g else None
         row[label] = conv(d["mean"]) if d else None
         row[f"{label} lo"] = conv(d["lo"]) if d else None
         row[f"{label} hi"] = conv(d["hi"]) if d else None
         row[f"{label} seeds"] = g.n if g else 0
-    pi = statistics.prediction_interval(twin.values(get)) if twin else None
+    pi = None
+    if twin is not None and twin.n >= 2:
+        pi = statistics.prediction_interval(twin.values(get))
+        if scale != "num":
+            if pi[1] - pi[0] == 0:
+                d = twin.interval(get)
+                pi = (d["lo"], d["hi"])
+            pi = (max(0.0, pi[0]), min(1.0, pi[1]))
+    row["twin 95% PI from"] = None if pi is None else conv(pi[0])
+    row["twin 95% PI to"] = None if pi is None else conv(pi[1])
+    row["twin 95% PI width"] = None if pi is None else conv(pi[1] - pi[0])
     inside = None if pi is None or original is None else conv(pi[0]) <= original <= conv(pi[1])
-    row["original inside twin's 95% prediction interval"] = (
-        "n/a" if inside is None else "yes" if inside else "no"
-    )
-    row["verdict"], row["because"] = verdict, because
+    row["reproduced by the twin"] = "n/a" if inside is None else "yes" if inside else "no"
+    row["holds in a correct pipeline"], row["because"] = verdict, because
+    row["twin against twin"] = twin_verdict
     return row
 
 
@@ -104,25 +119,29 @@ def build(study) -> pd.DataFrame:
     rows = []
 
     def acc_verdict(key: str | None, want: str) -> tuple[str, str]:
-        """want: 'equal' (holds without a significant difference), 'not higher' (holds unless
-        significantly higher) or 'higher'/'lower' (holds with a significant difference of that
-        sign)."""
+        """The claim's answer from a comparison's three-way verdict. want: 'equal' (holds when
+        equivalent within the margin), 'not higher' (holds when equivalent or lower) or
+        'higher'/'lower' (holds when different in that direction); a difference the test
+        cannot tell from the margin is inconclusive."""
         if key is None:
             return "cannot be tested here", "a run is missing"
         c = study.family[key]
         if c.result["p"] is None:
             return "cannot be tested here", "fewer than 2 shared seeds"
-        sig, diff = c.significant, c.result["diff"]
         says = study.verdict_words(c)
-        up = diff > 0
-        if want == "equal":
-            return ("holds" if not sig else "does not hold"), says
-        if want == "not higher":
-            return ("does not hold" if sig and up else "holds"), says
-        ok = sig and (up if want == "higher" else not up)
-        return ("holds" if ok else "does not hold"), says
+        return claim_verdict(c.verdict, c.result["diff"], want), says
 
-    def acc_row(number, claim: str, run: str, verdict: str, because: str) -> dict:
+    def twin_verdict(run: str, base_run: str, want: str) -> str:
+        """The same claim, twin against twin: '<answer>: <the comparison in words>'."""
+        key = study.cmp_key(twin(run), twin(base_run), "accuracy") if twin(run) else None
+        if key is None:
+            return ""
+        v, says = acc_verdict(key, want)
+        return f"{v}: {says}"
+
+    def acc_row(
+        number, claim: str, run: str, verdict: str, because: str, twin_says: str = ""
+    ) -> dict:
         """A claim row on test accuracy: the original's number, ours and the twin's."""
         return _row(
             number,
@@ -136,13 +155,14 @@ def build(study) -> pd.DataFrame:
             "pct",
             verdict,
             because,
+            twin_says,
         )
 
     # 1. C1+M3 vs C4: equal accuracy; same curves; fewer parameters -> less time
     v, why = acc_verdict(study.cmp_key(a, b, "accuracy"), "equal")
     claim = "C1+M3 and C4 reach the same accuracy"
     for n in (a, b):
-        rows.append(acc_row(1, claim, n, v, why))
+        rows.append(acc_row(1, claim, n, v, why, twin_verdict(a, b, "equal")))
     v, why = acc_verdict(study.cmp_key(a, b, "validation loss, last epoch"), "equal")
     rows.append(
         _row(
@@ -180,18 +200,31 @@ def build(study) -> pd.DataFrame:
     for n in s["block_counts"][1:]:
         v, why = acc_verdict(study.cmp_key(n, base, "accuracy"), "not higher")
         rows.append(
-            acc_row(2, "more blocks do not help (the imbalance limits accuracy)", n, v, why)
+            acc_row(
+                2,
+                "more blocks do not help (the imbalance limits accuracy)",
+                n,
+                v,
+                why,
+                twin_verdict(n, base, "not higher"),
+            )
         )
     # 3. zero recall on the minority classes; the loss plateau
     ga = g[a]
-    mr = ga.describe(minority_recall)
     gt = g.get(twin(a))
-    tr = gt.describe(minority_recall) if gt else None
-    v = "holds" if mr["mean"] < ZERO_RECALL else "does not hold"
+    mr = ga.interval(minority_recall)
+    tr = gt.interval(minority_recall) if gt else None
+    v = (
+        "holds"
+        if mr["hi"] is not None and mr["hi"] < ZERO_RECALL
+        else "does not hold"
+        if mr["lo"] is not None and mr["lo"] >= ZERO_RECALL
+        else "inconclusive"
+    )
     why = (
-        f"our mean minority recall is {rate(mr['mean'])}"
-        + (f"; the twin's {rate(tr['mean'])}" if tr else "")
-        + f" (a mean under {ZERO_RECALL} counts as 0)"
+        f"our minority recall is {rate(mr['mean'])} [{rate(mr['lo'])}, {rate(mr['hi'])}]"
+        + (f"; the twin's {rate(tr['mean'])} [{rate(tr['lo'])}, {rate(tr['hi'])}]" if tr else "")
+        + f" (95% intervals; one wholly under {ZERO_RECALL} counts as 0, one wholly above as not 0)"
     )
     rows.append(
         _row(
@@ -219,7 +252,7 @@ def build(study) -> pd.DataFrame:
             gt,
             macro_f1,
             "pct",
-            "does not hold" if mr["mean"] >= ZERO_RECALL else "holds",
+            v,
             why,
         )
     )
@@ -261,7 +294,16 @@ def build(study) -> pd.DataFrame:
             continue
         for base_run, run in zip(sweeps[key][0], sweeps[key][1]):
             v, why = acc_verdict(study.cmp_key(run, base_run, "accuracy"), want)
-            rows.append(acc_row(4 if key == "batch_size" else 6, claim, run, v, why))
+            rows.append(
+                acc_row(
+                    4 if key == "batch_size" else 6,
+                    claim,
+                    run,
+                    v,
+                    why,
+                    twin_verdict(run, base_run, want),
+                )
+            )
     if "lr" in sweeps:
         ma, pa = sweeps["lr"][1]
         # "cannot converge": the run does not even fit its training data -- a mean last-epoch
@@ -300,15 +342,31 @@ def build(study) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def claim_verdict(verdict: str, diff: float, want: str) -> str:
+    """holds / does not hold / inconclusive for a claim of the form `want` ('equal',
+    'not higher', 'higher', 'lower') from a comparison's verdict and the sign of its difference."""
+    if verdict == statistics.INCONCLUSIVE:
+        return "inconclusive"
+    up = verdict == statistics.DIFFERENT and diff > 0
+    down = verdict == statistics.DIFFERENT and diff < 0
+    if want == "equal":
+        return "holds" if verdict == statistics.EQUIVALENT else "does not hold"
+    if want == "not higher":
+        return "does not hold" if up else "holds"
+    return "holds" if (up if want == "higher" else down) else "does not hold"
+
+
 def counts(df: pd.DataFrame) -> dict[str, int]:
     """Claims (by number) per verdict: a claim holds when all its rows hold."""
     out: dict[str, int] = {}
     for _, rows in df.groupby("#"):
-        verdicts = set(rows["verdict"])
+        verdicts = set(rows["holds in a correct pipeline"])
         if verdicts <= {"holds", "explained by softmax into the loss"}:
             key = "holds"
         elif "cannot be tested here" in verdicts and len(verdicts) == 1:
             key = "cannot be tested here"
+        elif "does not hold" not in verdicts and "does not hold here" not in verdicts:
+            key = "inconclusive"
         else:
             key = "does not hold (in full)"
         out[key] = out.get(key, 0) + 1

@@ -12,6 +12,14 @@
   a single number from elsewhere (the original study's one run) fits a configuration.
 - `mcnemar`: exact McNemar test on two runs' per-image outcomes -- a test-set check only: it says
   nothing about training noise.
+- `bounded`: an interval of a mean clipped to what the quantity can be (intersecting a confidence
+  interval with the parameter space keeps its coverage), and, where every seed gives the same
+  value, the exact (Clopper-Pearson) interval of the pooled counts instead of a zero-width one.
+- `tost`: two one-sided tests of equivalence within ±margin (statsmodels), with the 90% interval
+  (1 - 2α) that must lie inside the margin.
+- `mde` and `seeds_needed`: the power analysis of a paired t-test (statsmodels): the smallest
+  difference found with the given power at a level, and the seeds a target difference needs.
+- `verdict`: different (with direction), equivalent within the margin, or inconclusive.
 """
 
 from __future__ import annotations
@@ -21,8 +29,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats as sps
+from statsmodels.stats.power import TTestPower
+from statsmodels.stats.weightstats import ttost_paired
 
 LEVEL = 0.95
+DIFFERENT, EQUIVALENT, INCONCLUSIVE = "different", "equivalent", "inconclusive"
 
 
 def describe(values) -> dict:
@@ -35,6 +46,21 @@ def describe(values) -> dict:
     sd = float(v.std(ddof=1))
     half = float(sps.t.ppf((1 + LEVEL) / 2, n - 1)) * sd / math.sqrt(n)
     return {"n": n, "mean": mean, "sd": sd, "lo": mean - half, "hi": mean + half}
+
+
+def bounded(values, lo: float, hi: float, pooled: tuple[int, int] | None = None) -> dict:
+    """`describe`, with the interval kept inside [lo, hi]: the t-interval intersected with the
+    range (a true mean lies inside it, so the coverage is unchanged); where every value is the
+    same (sd 0: a zero-width t-interval), the exact Clopper-Pearson interval of `pooled`
+    (successes, trials over all seeds), scaled to [lo, hi]."""
+    d = describe(values)
+    if d["sd"] is None:
+        return d
+    if d["sd"] == 0 and pooled is not None:
+        k, n = pooled
+        ci = sps.binomtest(int(k), int(n)).proportion_ci(confidence_level=LEVEL, method="exact")
+        return {**d, "lo": lo + (hi - lo) * ci.low, "hi": lo + (hi - lo) * ci.high}
+    return {**d, "lo": max(lo, d["lo"]), "hi": min(hi, d["hi"])}
 
 
 def prediction_interval(values) -> tuple[float, float] | None:
@@ -66,12 +92,59 @@ def paired(a: dict[int, float], b: dict[int, float]) -> dict:
     if len(d) < 2:
         return out
     desc = describe(d)
-    out.update(lo=desc["lo"], hi=desc["hi"])
+    out.update(lo=desc["lo"], hi=desc["hi"], sd=desc["sd"], differences=d.tolist())
     if np.allclose(d, d[0], rtol=0, atol=1e-15):
         out["p"] = 1.0 if abs(d[0]) < 1e-15 else 0.0
     else:
         out["p"] = float(sps.ttest_1samp(d, 0.0).pvalue)
     return out
+
+
+def tost(differences, margin: float | None) -> dict:
+    """Equivalence of paired differences within ±margin: the TOST p (the larger of the two
+    one-sided t-test p values; statsmodels' ttost_paired) and the 90% t-interval of the mean
+    difference (equivalence at α = 0.05 is that interval inside the margin). With identical
+    differences the answer is exact: p 0 inside the margin, 1 outside. None without a margin or
+    with fewer than 2 differences."""
+    d = np.asarray(differences, dtype=float)
+    if margin is None or len(d) < 2:
+        return {"p": None, "lo90": None, "hi90": None}
+    if np.allclose(d, d[0], rtol=0, atol=1e-15):
+        return {"p": 0.0 if abs(d[0]) < margin else 1.0, "lo90": float(d[0]), "hi90": float(d[0])}
+    p, _, _ = ttost_paired(d, np.zeros_like(d), -margin, margin)
+    half = float(sps.t.ppf(1 - (1 - LEVEL), len(d) - 1)) * d.std(ddof=1) / math.sqrt(len(d))
+    return {"p": float(p), "lo90": float(d.mean() - half), "hi90": float(d.mean() + half)}
+
+
+def mde(sd: float | None, n: int, alpha: float, power: float) -> float | None:
+    """The smallest true mean difference a two-sided paired t-test over n seeds finds with
+    `power` at level `alpha`, for a seed-level standard deviation `sd` of the differences."""
+    if sd is None or n < 2:
+        return None
+    d = TTestPower().solve_power(effect_size=None, nobs=n, alpha=alpha, power=power)
+    return float(d) * sd
+
+
+def seeds_needed(sd: float | None, target: float, alpha: float, power: float) -> int | None:
+    """The seeds a two-sided paired t-test needs to find a true difference `target` with `power`
+    at level `alpha`, for a seed-level standard deviation `sd` (at least 2)."""
+    if sd is None:
+        return None
+    if sd == 0:
+        return 2
+    n = TTestPower().solve_power(effect_size=target / sd, nobs=None, alpha=alpha, power=power)
+    return max(2, math.ceil(float(np.asarray(n).item()) - 1e-9))
+
+
+def verdict(kind: str, p_diff: float | None, p_equiv: float | None, alpha: float) -> str:
+    """Different, equivalent or inconclusive from the two Holm-adjusted p values. Where both tests
+    pass (a real difference smaller than the margin), the declared kind decides: an equivalence
+    hypothesis is answered "equivalent", a difference hypothesis "different"."""
+    diff = p_diff is not None and p_diff < alpha
+    equiv = p_equiv is not None and p_equiv < alpha
+    if diff and equiv:
+        return EQUIVALENT if kind == "equivalence" else DIFFERENT
+    return DIFFERENT if diff else EQUIVALENT if equiv else INCONCLUSIVE
 
 
 def holm(pvalues: list[float | None]) -> list[float | None]:
@@ -106,7 +179,9 @@ def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> dict:
 
 @dataclass
 class Comparison:
-    """One seed-level comparison a - b of a metric; filled in by Family.finish."""
+    """One seed-level comparison a - b of a metric, in a family (primary or secondary), with its
+    declared kind (difference or equivalence) and equivalence margin (the metric's unit; None:
+    no equivalence test); filled in by Family.finish."""
 
     key: str
     question: str
@@ -114,34 +189,69 @@ class Comparison:
     b: str
     metric: str
     result: dict = field(default_factory=dict)
+    family: str = "secondary"
+    kind: str = "difference"
+    margin: float | None = None
     p_holm: float | None = None
     significant: bool = False
+    equivalence: dict = field(default_factory=dict)
+    p_equiv_holm: float | None = None
+    verdict: str = INCONCLUSIVE
+    threshold: float | None = None  # the first Holm threshold of its family: alpha / m
+    mde: float | None = None  # minimum detectable effect at `threshold` with the family's power
 
 
 class Family:
-    """The report's family of comparisons: declare them all, then `finish` applies Holm."""
+    """The report's comparisons, declared up front in families (primary: the few the study exists
+    for; secondary: the exploratory rest); `finish` applies Holm within each family, to the
+    difference tests and to the equivalence tests, and gives every row its verdict and its
+    minimum detectable effect at the family's first Holm threshold."""
 
-    def __init__(self, alpha: float):
-        self.alpha = alpha
+    def __init__(self, alpha: float, power: float = 0.8):
+        self.alpha, self.power = alpha, power
         self.items: dict[str, Comparison] = {}
         self.finished = False
 
-    def add(self, question: str, a: str, b: str, metric: str, values_a, values_b) -> str:
-        """Declare a - b on `metric` ({seed: value} each); returns its key (idempotent)."""
+    def add(
+        self,
+        question: str,
+        a: str,
+        b: str,
+        metric: str,
+        values_a,
+        values_b,
+        family: str = "secondary",
+        kind: str = "difference",
+        margin: float | None = None,
+    ) -> str:
+        """Declare a - b on `metric` ({seed: value} each); returns its key (idempotent: the first
+        declaration of a key decides its family)."""
         if self.finished:
             raise RuntimeError("the family is closed: declare every comparison before finish()")
         key = f"{a} vs {b}: {metric}"
         if key not in self.items:
-            c = Comparison(key, question, a, b, metric, paired(values_a, values_b))
+            r = paired(values_a, values_b)
+            c = Comparison(key, question, a, b, metric, r, family, kind, margin)
+            c.equivalence = tost(r.get("differences", []), margin)
             self.items[key] = c
         return key
 
+    def members(self, family: str) -> list[Comparison]:
+        return [c for c in self.items.values() if c.family == family]
+
     def finish(self) -> None:
-        comps = list(self.items.values())
-        adjusted = holm([c.result["p"] for c in comps])
-        for c, p in zip(comps, adjusted):
-            c.p_holm = p
-            c.significant = p is not None and p < self.alpha
+        for name in dict.fromkeys(c.family for c in self.items.values()):
+            comps = self.members(name)
+            adjusted = holm([c.result["p"] for c in comps])
+            adjusted_eq = holm([c.equivalence["p"] for c in comps])
+            m = sum(c.result["p"] is not None for c in comps)
+            for c, p, p_eq in zip(comps, adjusted, adjusted_eq):
+                c.p_holm, c.p_equiv_holm = p, p_eq
+                c.significant = p is not None and p < self.alpha
+                c.verdict = verdict(c.kind, p, p_eq, self.alpha)
+                c.threshold = self.alpha / m if m else None
+                if c.threshold is not None:
+                    c.mde = mde(c.result.get("sd"), c.result["n"], c.threshold, self.power)
         self.finished = True
 
     def __getitem__(self, key: str) -> Comparison:
@@ -152,3 +262,6 @@ class Family:
     @property
     def size(self) -> int:
         return sum(c.result["p"] is not None for c in self.items.values())
+
+    def size_of(self, family: str) -> int:
+        return sum(c.result["p"] is not None for c in self.members(family))

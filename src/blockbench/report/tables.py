@@ -16,7 +16,6 @@ import pandas as pd
 
 from .. import paths
 from ..storage import atomic_path
-from . import statistics
 from .runs import Group
 
 PCT_DIGITS = 2  # accuracies and their differences, in percent / percentage points
@@ -47,9 +46,10 @@ def text(x, digits: int) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
-def summary_columns(name: str, values, scale: str = "pct") -> dict:
-    """`name`, `name lo`, `name hi`: the mean over seeds and its 95% t-interval, rounded."""
-    d = statistics.describe(values)
+def summary_columns(name: str, g: Group, get, scale: str = "pct") -> dict:
+    """`name`, `name lo`, `name hi`: the mean of a rate over the group's seeds and its 95%
+    interval, inside [0, 1] (`Group.interval`), rounded."""
+    d = g.interval(get)
     r = pct if scale == "pct" else rate
     return {name: r(d["mean"]), f"{name} lo": r(d["lo"]), f"{name} hi": r(d["hi"])}
 
@@ -60,7 +60,7 @@ def seeds_text(n: int) -> str:
 
 def group_cell(g: Group, get, scale: str = "pct") -> str:
     """'96.89% [96.50, 97.28] (5 seeds)' or '0.930 [0.91, 0.95] (3 seeds)'."""
-    cols = summary_columns("x", g.values(get), scale)
+    cols = summary_columns("x", g, get, scale)
     digits = PCT_DIGITS if scale == "pct" else RATE_DIGITS
     unit = "%" if scale == "pct" else ""
     ci = (

@@ -1,0 +1,438 @@
+"""The study's answers: the headline (written last, shown first), the primary comparisons with
+their power, the ablation that isolates the cause of the original's collapse, the data's share of
+the variance (other splits), the speed benchmark, and the table of every comparison. Every number
+in a sentence is read from a table the section writes or links."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from .. import paths
+from ..storage import read_json
+from . import claims
+from .runs import accuracy, minority_recall
+from .tables import link_to, num, p_value, pct, seeds_text, summary_columns, text
+
+SPEED_METRICS = {  # comparison metric -> benchmark JSON key
+    "training step time": "train_step_seconds",
+    "inference time per image": "inference_seconds_per_image",
+}
+
+
+# ------------------------------------------------------------------------------------ the ceiling
+def ceiling(study) -> dict:
+    """The minority classes' share of the test set and the accuracy of a model that never
+    predicts them (every other image right): the collapse's ceiling."""
+    r = study.groups[study.study["mobilenet"]].first
+    rare = int(np.isin(r.y_true, r.minority).sum())
+    n = len(r.y_true)
+    return {
+        "test images": n,
+        "minority test images": rare,
+        "minority share %": pct(rare / n),
+        "ceiling %": pct(1 - rare / n),
+    }
+
+
+# ------------------------------------------------------------------------------------ speed
+def benchmark(study, run: str) -> dict | None:
+    path = study.root / paths.benchmark(run)
+    return read_json(path) if path.exists() else None
+
+
+def declare_speed(study, family: str, kind: str) -> None:
+    """Paired comparisons of log times, repeat by repeat (the benchmark interleaves the two
+    architectures within each repeat): a − b of ln(seconds) is the log of the time ratio."""
+    a, b = study.study["mobilenet"], study.study["plain"]
+    ba, bb = benchmark(study, a), benchmark(study, b)
+    if not ba or not bb:
+        return
+    margin = study.margins.get("speed")
+    for i, (metric, key) in enumerate(SPEED_METRICS.items()):
+        study.family.add(
+            "1 architectures",
+            a,
+            b,
+            metric,
+            dict(enumerate(np.log(ba[key]))),
+            dict(enumerate(np.log(bb[key]))),
+            family if i == 0 else "secondary",
+            kind if i == 0 else "difference",
+            None if margin is None else math.log(1 + margin / 100),
+        )
+
+
+def speed_table(study) -> pd.DataFrame:
+    """Per timed quantity: b's time over a's (how many times as fast a is), its 95% interval from
+    the paired repeats, and the MAC ratio beside it."""
+    a, b = study.study["mobilenet"], study.study["plain"]
+    ba, bb = benchmark(study, a), benchmark(study, b)
+    rows = []
+    for metric in SPEED_METRICS:
+        key = study.cmp_key(a, b, metric)
+        if key is None:
+            continue
+        c = study.family[key]
+        r = c.result
+        m = ba["machine"]
+        rows.append(
+            {
+                "quantity": metric,
+                "a": a,
+                "b": b,
+                "repeats": r["n"],
+                # a − b = ln(t_a / t_b); b's time over a's is exp(−(a − b))
+                "a speed-up": num(math.exp(-r["diff"]), 3),
+                "a speed-up lo": num(math.exp(-r["hi"]), 3),
+                "a speed-up hi": num(math.exp(-r["lo"]), 3),
+                "verdict": {"different (lower)": "faster", "different (higher)": "slower"}.get(
+                    study.verdict_label(c), study.verdict_label(c)
+                ),
+                "p (Holm)": p_value(c.p_holm),
+                "MACs b / a": num(bb["macs_per_image"] / ba["macs_per_image"], 2),
+                "batch": ba["batch_size"],
+                "device": m["device"],
+                "cpu": m["cpu_model"],
+                "threads": m["threads"],
+                "torch": m["torch"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def speed_words(df: pd.DataFrame, a: str, b: str) -> str:
+    """'c1m3 trains 1.76× [1.70, 1.82] and infers 2.01× [...] as fast as c4 (...)'."""
+    if not len(df):
+        return f"speed: not measured (no benchmark of {a} and {b}: run the benchmark stage)"
+    d = df.set_index("quantity")
+    parts = []
+    for metric, verb in (("training step time", "trains"), ("inference time per image", "infers")):
+        if metric in d.index:
+            r = d.loc[metric]
+            p = str(r["p (Holm)"])
+            parts.append(
+                f"{verb} {text(r['a speed-up'], 3)}× [{text(r['a speed-up lo'], 3)}, "
+                f"{text(r['a speed-up hi'], 3)}] as fast ({r['verdict']}, Holm p "
+                f"{p if p.startswith('<') else '= ' + p})"
+            )
+    r = d.iloc[0]
+    return (
+        f"{a} {' and '.join(parts)} as {b}, for {text(r['MACs b / a'], 2)}× fewer MACs "
+        f"(benchmark stage: {int(r['repeats'])} paired repeats, {r['device']}, "
+        f"{int(r['threads'])} threads)"
+    )
+
+
+# ------------------------------------------------------------------------------------ ablations
+def ablation_table(study) -> pd.DataFrame:
+    rows = []
+    for run, base in study.ablation_pairs():
+        for name in (base, run) if not rows or rows[-1]["run"] != base else (run,):
+            if any(r["run"] == name for r in rows):
+                continue
+            g = study.groups[name]
+            mr = g.interval(minority_recall)
+            rows.append(
+                {
+                    "run": name,
+                    "blocks": g.blocks,
+                    "loss input": g.cfg["loss_input"],
+                    "model kept": g.cfg["select"],
+                    "seeds": g.n,
+                    **summary_columns("accuracy %", g, accuracy),
+                    **summary_columns("minority recall", g, minority_recall, "rate"),
+                    "collapsed": "yes" if mr["hi"] < claims.ZERO_RECALL else "no",
+                    "collapse: minority recall under": claims.ZERO_RECALL,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def cause(df: pd.DataFrame) -> str | None:
+    """Which change of the twin collapses minority recall, from the ablation table: 'softmax into
+    the loss', 'keeping the last epoch', 'either change alone', 'only both together' or None
+    (nothing collapses). Per architecture, then joined when they agree."""
+    found = []
+    for blocks, rows in df.groupby("blocks", sort=False):
+        one = rows[(rows["loss input"] == "softmax") & (rows["model kept"] == "best_val")]
+        two = rows[(rows["loss input"] == "logits") & (rows["model kept"] == "last")]
+        both = rows[(rows["loss input"] == "softmax") & (rows["model kept"] == "last")]
+        if not len(one) or not len(two) or not len(both):
+            continue
+        s, la, bo = (r["collapsed"].iloc[0] == "yes" for r in (one, two, both))
+        found.append(
+            "softmax into the loss"
+            if s and not la
+            else "keeping the last epoch"
+            if la and not s
+            else "either change alone"
+            if s and la
+            else "only both changes together"
+            if bo
+            else None
+        )
+    found = list(dict.fromkeys(found))
+    return found[0] if len(found) == 1 else ("; ".join(map(str, found)) if found else None)
+
+
+def section_ablations(study) -> list[str]:
+    df = ablation_table(study)
+    if not len(df):
+        return []
+    why = cause(df)
+    lines = [
+        "## Why the original's pipeline collapses: one change at a time",
+        "",
+        "The faithful twin changes two things at once: softmax probabilities fed into "
+        "CrossEntropyLoss, and the last epoch's model instead of the best on validation. The "
+        "ablation makes one change at a time (same seeds); a run *collapses* when the 95% "
+        f"interval of its minority recall lies wholly under {claims.ZERO_RECALL}.",
+        "",
+        study.tables(df, "ablations"),
+        study.comparisons_table("ablation", "ablation_comparisons"),
+        f"- The collapse comes from: **{why or 'no single change (nothing collapses)'}**.",
+        "",
+    ]
+    return lines
+
+
+# ------------------------------------------------------------------------------------ data variance
+def split_table(study) -> pd.DataFrame:
+    """Per architecture: the spread over training seeds (on the study's split) beside the spread
+    over splits (training seed 0), and the ratio of the two variances with its 95% F interval."""
+    grid = (study.params.get("grids") or {}).get(study.study.get("split_seeds") or "")
+    if not grid:
+        return pd.DataFrame()
+    rows = []
+    for base in grid["runs"]:
+        names = [base] + [f"{base}_{v}" for v in grid["variants"]]
+        names = [n for n in names if n in study.groups]
+        if base not in study.groups or len(names) < 3:
+            continue
+        splits = np.array([study.groups[n].by_seed(accuracy).get(0) for n in names], float)
+        seeds = study.groups[base].values(accuracy)
+        vs, vt = splits.var(ddof=1), seeds.var(ddof=1)
+        d1, d2 = len(splits) - 1, len(seeds) - 1
+        ratio = vs / vt if vt > 0 else None
+        lo = hi = p = None
+        if ratio is not None:
+            lo = ratio / sps.f.ppf(0.975, d1, d2)
+            hi = ratio / sps.f.ppf(0.025, d1, d2)
+            p = 2 * min(sps.f.cdf(ratio, d1, d2), sps.f.sf(ratio, d1, d2))
+        rows.append(
+            {
+                "run": base,
+                "splits": len(splits),
+                "sd over splits (pp)": num(100 * splits.std(ddof=1), 3),
+                "training seeds": len(seeds),
+                "sd over training seeds (pp)": num(100 * seeds.std(ddof=1), 3),
+                "variance ratio": num(ratio, 2),
+                "variance ratio lo": num(lo, 2),
+                "variance ratio hi": num(hi, 2),
+                "p (F test)": None if p is None else f"{min(1.0, p):.2g}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def section_split_seeds(study) -> list[str]:
+    df = split_table(study)
+    if not len(df):
+        return []
+    notes = []
+    for _, r in df.iterrows():
+        lo, hi = r["variance ratio lo"], r["variance ratio hi"]
+        word = (
+            "larger than"
+            if lo > 1
+            else "smaller than"
+            if hi < 1
+            else "not distinguishable from (95% interval of the ratio contains 1)"
+        )
+        notes.append(
+            f"- {r['run']}: test accuracy varies by {text(r['sd over splits (pp)'], 3)} pp (sd) "
+            f"over {int(r['splits'])} splits and by {text(r['sd over training seeds (pp)'], 3)} "
+            f"pp over {int(r['training seeds'])} training seeds; the split's variance is {word} "
+            f"the training seed's (ratio {text(r['variance ratio'], 2)} [{text(lo, 2)}, "
+            f"{text(hi, 2)}])."
+        )
+    return [
+        "## The data's share of the variance: other splits",
+        "",
+        "`split.seed` decides which of the minority images are kept (`keep_fraction`) and which "
+        "images are held out for validation. The same architectures on other splits (training "
+        "seed 0) against the training seeds on the study's split:",
+        "",
+        study.tables(df, "split_seeds"),
+        *notes,
+        "",
+    ]
+
+
+# ------------------------------------------------------------------------------------ primary
+def section_primary(study) -> list[str]:
+    rows = [study.comparison_row(k) for k, c in study.family.items.items() if c.family == "primary"]
+    if not rows:
+        return []
+    df = pd.DataFrame(rows)
+    df["seeds enough"] = [
+        "" if pd.isna(r["seeds needed"]) else "yes" if r["seeds"] >= r["seeds needed"] else "no"
+        for _, r in df.iterrows()
+    ]
+    seen = df.dropna(subset=["target MDE"])
+    ok = int((seen["MDE"] <= seen["target MDE"]).sum())
+    return [
+        "## The primary comparisons",
+        "",
+        "Declared in `params.yaml` (`study.primary`) before their added seeds were trained; every "
+        "other comparison is secondary (exploratory). Each gets a verdict: **different** (Holm "
+        "p of the paired t-test below α), **equivalent** within its margin (two one-sided tests, "
+        "TOST, Holm p below α: the 90% interval inside ±margin) or **inconclusive**. MDE is the "
+        f"smallest difference the test finds with {int(100 * study.family.power)}% power at the "
+        "family's first Holm threshold (α / m), from the observed seed-level standard deviation; "
+        "`seeds needed` is what the target MDE (`study.target_mde`) needs.",
+        "",
+        study.tables(df, "primary"),
+        f"- {ok} of {len(seen)} primary comparisons with a target can see it (MDE ≤ target).",
+        "",
+    ]
+
+
+def section_comparisons(study) -> list[str]:
+    rows = [study.comparison_row(k) for k in study.family.items]
+    return [
+        "## Every comparison (both families)",
+        "",
+        "Paired t-tests over the training seeds two configurations share (same seed: same split "
+        "and initialisation order; the speed rows pair the benchmark's repeats), 95% t-intervals "
+        "of the mean difference, and Holm–Bonferroni within each family "
+        f"({study.family.size_of('primary')} primary, {study.family.size_of('secondary')} "
+        "secondary), separately for the difference tests and the equivalence tests (TOST). "
+        "Rows without a margin cannot be called equivalent. Test-set tests (McNemar) are not "
+        "used: they measure test-set noise, not training noise.",
+        "",
+        study.tables(pd.DataFrame(rows), "comparisons"),
+    ]
+
+
+# ------------------------------------------------------------------------------------ headline
+def headline(study, claims_df: pd.DataFrame) -> list[str]:
+    s = study.study
+    a, b = s["mobilenet"], s["plain"]
+    ratios = pd.read_csv(study.root / paths.TABLES / "1_ratios.csv").iloc[0]
+    split = study.groups[a].first.split
+    ceil = ceiling(study)
+    data = pd.DataFrame(
+        [
+            {
+                "dataset": study.groups[a].first.train["dataset"],
+                "split": study.groups[a].cfg["split"],
+                "minority classes": " ".join(map(str, study.groups[a].first.minority)),
+                "keep fraction": split["config"]["keep_fraction"],
+                "train images": split["sizes"]["train"],
+                "validation images": split["sizes"]["val"],
+                "train/test": round(split["train_over_test"]["achieved"], 2),
+                **ceil,
+            }
+        ]
+    )
+    study.tables(data, "0_data")
+    abl = ablation_table(study)
+    why = cause(abl) if len(abl) else None
+    twin_a = study.twins.get(a)
+    if twin_a:
+        tw = abl.set_index("run") if len(abl) else None
+        twin_acc = (
+            tw.loc[twin_a, "accuracy %"]
+            if tw is not None and twin_a in tw.index
+            else pct(study.groups[twin_a].mean(accuracy))
+        )
+    minority = ", ".join(map(str, study.groups[a].first.minority))
+    first = (
+        f"1. **The ceiling**: the minority classes {minority} "
+        f"are {text(ceil['minority share %'], 2)}% of the test set, so a model that never "
+        f"predicts them tops out at {text(ceil['ceiling %'], 2)}%: the original reported "
+        f"{text(claims.ORIGINAL['mobilenet'], 2)}% for C1+M3 and recall 0 on those classes."
+    )
+    if why:
+        first += (
+            f" The collapse comes from **{why}** (ablation table below"
+            + (f"; the twin of {a}: {text(twin_acc, 2)}%" if twin_a else "")
+            + ")."
+        )
+    lines = [
+        "# blockbench: MobileNet blocks vs plain convolution blocks on imbalanced data",
+        "",
+        "## Headline",
+        "",
+        first,
+    ]
+    key = study.cmp_key(a, b, "accuracy")
+    if key:
+        c = study.family[key]
+        r = c.result
+        lines.append(
+            f"{len(lines) - 3}. **{a}** ({study.groups[a].blocks}, MobileNet blocks) reaches "
+            f"{text(pct(r['mean_a']), 2)}% test accuracy and **{b}** ({study.groups[b].blocks}, "
+            f"plain) {text(pct(r['mean_b']), 2)}% over the same {seeds_text(r['n'])}: "
+            f"{study.holm_text(c)} ({c.family})."
+        )
+    speed = speed_table(study)
+    lines.append(
+        f"{len(lines) - 3}. {b} has {text(ratios['parameters b / a'], 2)}× the parameters of "
+        f"{a}; {speed_words(speed, a, b)}."
+    )
+    for base in list(study.remedies)[:2]:
+        best = study.selected_remedy(base)
+        ref = study.remedies[base][study.reference]
+        parts = []
+        for other, label in ((base, "against no remedy"), (ref, "against the balanced reference")):
+            k = study.cmp_key(best, other, "minority recall")
+            if k:
+                c = study.family[k]
+                parts.append(
+                    f"{label} {text(pct(c.result['mean_a']), 2)}% vs "
+                    f"{text(pct(c.result['mean_b']), 2)}% over {seeds_text(c.result['n'])}: "
+                    f"{study.holm_text(c)}"
+                )
+        lines.append(
+            f"{len(lines) - 3}. Against the imbalance ({base}): **{best}**, chosen on validation; "
+            f"minority recall {'; '.join(parts)}."
+        )
+    counts = claims.counts(claims_df)
+    rep = claims_df["reproduced by the twin"]
+    if len(speed):
+        study.tables(speed, "speed")
+    lines += [
+        f"{len(lines) - 3}. The original's claims in a correct pipeline: "
+        + ", ".join(f"{n} {v}" for v, n in counts.items())
+        + f"; its number is reproduced by its faithful twin (softmax into the loss, last epoch: "
+        f"inside the twin's 95% prediction interval) in {int((rep == 'yes').sum())} of "
+        f"{int((rep != 'n/a').sum())} rows (table below).",
+        f"{len(lines) - 2}. Statistics: the training seed is the replicate; paired t-tests and "
+        f"TOST, Holm–Bonferroni within each family ({study.family.size_of('primary')} primary "
+        f"comparisons, declared in advance; {study.family.size_of('secondary')} secondary); "
+        "each verdict is different, equivalent within its margin, or inconclusive.",
+        "",
+        "<sub>Numbers from "
+        + ", ".join(
+            f"[`tables/{n}.csv`]({link_to(paths.TABLES / f'{n}.csv')})"
+            for n in [
+                "0_data",
+                "1_ratios",
+                "primary",
+                "speed",
+                "ablations",
+                "claims",
+                "comparisons",
+            ]
+            if n in study.tables.written
+        )
+        + "</sub>",
+        "",
+    ]
+    return lines
