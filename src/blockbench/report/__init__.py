@@ -17,7 +17,7 @@ from ..params import remedy_table, twin_table
 from ..storage import write_json, write_text
 from . import claims, prose_answers, prose_imbalance, prose_models, statistics
 from .runs import Group, accuracy, last, load_groups, minority_recall, val_balanced_accuracy
-from .tables import Tables, p_value, seeds_text, text
+from .tables import Tables, p_value, seeds_text
 
 SUMMARY, SUMMARY_JSON, TABLES, FIGURES = (
     paths.SUMMARY,
@@ -275,18 +275,26 @@ class Study:
     def twin_of(self, name: str) -> str | None:
         return self.twins.get(name)
 
-    def time_verdict(self, ga: Group, gb: Group) -> tuple[str, str]:
-        """A speed word only when the seeds' timings do not overlap."""
-        ta = ga.values(lambda r: r.train["seconds_per_epoch"])
-        tb = gb.values(lambda r: r.train["seconds_per_epoch"])
-        why = (
-            f"seconds per epoch {ga.name} {text(ta.mean(), 2)} (range {text(ta.min(), 2)}–"
-            f"{text(ta.max(), 2)}) vs {gb.name} {text(tb.mean(), 2)} (range {text(tb.min(), 2)}–"
-            f"{text(tb.max(), 2)})"
-        )
-        if not statistics.separated(ta, tb):
-            return "cannot be confirmed: no measurable difference", why
-        return ("holds" if ta.mean() < tb.mean() else "does not hold"), why
+    def time_verdict(self, a: str, b: str) -> tuple[str, str]:
+        """Whether a trains and infers faster than b, from the benchmark stage's paired repeats
+        (train.json's timings shared the cores with other work: provenance, not evidence)."""
+        comps = [
+            self.family[k]
+            for m in prose_answers.SPEED_METRICS
+            if (k := self.cmp_key(a, b, m)) is not None
+        ]
+        if not comps:
+            return "cannot be tested here", f"no benchmark of {a} and {b} (benchmark stage)"
+        why = prose_answers.speed_words(prose_answers.speed_table(self), a, b)
+        faster = [c.verdict == statistics.DIFFERENT and c.result["diff"] < 0 for c in comps]
+        slower_or_same = [
+            c.verdict == statistics.EQUIVALENT
+            or (c.verdict == statistics.DIFFERENT and c.result["diff"] > 0)
+            for c in comps
+        ]
+        if all(faster):
+            return "holds", why
+        return ("does not hold" if any(slower_or_same) else "inconclusive"), why
 
     def literal_augment_run(self, base: str) -> str | None:
         """The remedies-grid run of `base` that augments only the repeated classes' draws."""

@@ -405,8 +405,6 @@ def headline(study, claims_df: pd.DataFrame) -> list[str]:
         )
     counts = claims.counts(claims_df)
     rep = claims_df["reproduced by the twin"]
-    if len(speed):
-        study.tables(speed, "speed")
     lines += [
         f"{len(lines) - 3}. The original's claims in a correct pipeline: "
         + ", ".join(f"{n} {v}" for v, n in counts.items())

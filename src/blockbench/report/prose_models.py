@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import architecture, study_figures
-from . import claims
+from . import claims, prose_answers
 from .runs import (
     Group,
     accuracy,
@@ -175,12 +175,8 @@ def section_architectures(study) -> list[str]:
             }
         ]
     )
-    verdict, why = study.time_verdict(ga, gb)
-    time_words = (
-        "no measurable difference (the seeds' ranges overlap)"
-        if verdict.startswith("cannot")
-        else f"{a} is {'faster' if verdict == 'holds' else 'slower'} on every seed"
-    )
+    speed_df = prose_answers.speed_table(study)
+    speed = prose_answers.speed_words(speed_df, a, b)
     key = study.cmp_key(a, b, "accuracy")
     curves = study.cmp_key(a, b, "validation loss, last epoch")
     return [
@@ -194,8 +190,10 @@ def section_architectures(study) -> list[str]:
         f"- Curves: {study.verdict_words(study.family[curves])}." if curves else "",
         f"- Size: {a} has {pa:,} parameters and {ma:,} multiply-accumulates (MACs) per image; "
         f"{b} has {text(num(pb / pa), 2)}× the parameters and {text(num(mb / ma), 2)}× the MACs.",
-        f"- Time per epoch: {time_words}; {why} (train stage, {ga.first.train['device']}, "
-        f"{ga.first.train.get('threads', '?')} threads).",
+        f"- Speed: {speed}. The table's seconds per epoch come from the training runs, which "
+        "shared the cores with other work: provenance, not evidence.",
+        "",
+        study.tables(speed_df, "speed") if len(speed_df) else "",
         "",
         study.tables(ratios, "1_ratios"),
         "**Why.** A 3×3 convolution from M to N channels costs H·W·9·M·N MACs; the "
