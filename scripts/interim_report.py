@@ -44,14 +44,22 @@ def cut(params: dict) -> dict:
 
     for name, ov in p["runs"].items():
         ov["replicate_seeds"] = seeds_of(name)
-    for grid in (p.get("grids") or {}).values():
+    for name, grid in list((p.get("grids") or {}).items()):
         grid["runs"] = [b for b in grid["runs"] if all(done(f"{b}_{v}") for v in grid["variants"])]
+        if not grid["runs"]:  # no base run has every variant yet: the grid waits
+            del p["grids"][name]
+            for key in ("ablations", "split_seeds", "twins"):
+                if p["study"].get(key) == name:
+                    p["study"][key] = None
+            continue
         for v, ov in grid["variants"].items():
             common = None
             for b in grid["runs"]:
                 s = set(seeds_of(f"{b}_{v}"))
                 common = s if common is None else common & s
             ov["replicate_seeds"] = sorted(common or [])
+    logical = P.logical_runs(p)
+    p["seeds"] = {n: seeds_of(n) for n in (p.get("seeds") or {}) if n in logical}
     return P.validate(p, "interim params")
 
 

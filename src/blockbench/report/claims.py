@@ -17,7 +17,7 @@ import pandas as pd
 from .. import N_CLASSES
 from . import statistics
 from .runs import Group, accuracy, last, macro_f1, minority_recall
-from .tables import pct, rate
+from .tables import outward, pct, rate
 
 # The original report's test accuracies (%), by the role its configuration plays in `study`:
 # C1+M3 and C4 (mobilenet, plain), C3+M3 and C3+M5 (block_counts after the first), and the
@@ -89,9 +89,11 @@ def _row(
     }
     for label, g in (("ours", ours), ("twin", twin)):
         d = (g.describe(get) if scale == "num" else g.interval(get)) if g else None
+        lo, hi = (None, None) if not d else outward(d["lo"], d["hi"], scale)
+        if scale == "num" and d:
+            lo, hi = conv(d["lo"]), conv(d["hi"])
         row[label] = conv(d["mean"]) if d else None
-        row[f"{label} lo"] = conv(d["lo"]) if d else None
-        row[f"{label} hi"] = conv(d["hi"]) if d else None
+        row[f"{label} lo"], row[f"{label} hi"] = lo, hi
         row[f"{label} seeds"] = g.n if g else 0
     pi = None
     if twin is not None and twin.n >= 2:
@@ -101,10 +103,12 @@ def _row(
                 d = twin.interval(get)
                 pi = (d["lo"], d["hi"])
             pi = (max(0.0, pi[0]), min(1.0, pi[1]))
-    row["twin 95% PI from"] = None if pi is None else conv(pi[0])
-    row["twin 95% PI to"] = None if pi is None else conv(pi[1])
-    row["twin 95% PI width"] = None if pi is None else conv(pi[1] - pi[0])
-    inside = None if pi is None or original is None else conv(pi[0]) <= original <= conv(pi[1])
+    if pi is not None:
+        pi = (conv(pi[0]), conv(pi[1])) if scale == "num" else outward(pi[0], pi[1], scale)
+    row["twin 95% PI from"] = None if pi is None else pi[0]
+    row["twin 95% PI to"] = None if pi is None else pi[1]
+    row["twin 95% PI width"] = None if pi is None else round(pi[1] - pi[0], 4)
+    inside = None if pi is None or original is None else pi[0] <= original <= pi[1]
     row["reproduced by the twin"] = "n/a" if inside is None else "yes" if inside else "no"
     row["holds in a correct pipeline"], row["because"] = verdict, because
     row["twin against twin"] = twin_verdict
@@ -119,10 +123,7 @@ def build(study) -> pd.DataFrame:
     rows = []
 
     def acc_verdict(key: str | None, want: str) -> tuple[str, str]:
-        """The claim's answer from a comparison's three-way verdict. want: 'equal' (holds when
-        equivalent within the margin), 'not higher' (holds when equivalent or lower) or
-        'higher'/'lower' (holds when different in that direction); a difference the test
-        cannot tell from the margin is inconclusive."""
+        """The claim's answer from a comparison's three-way verdict (`claim_verdict`)."""
         if key is None:
             return "cannot be tested here", "a run is missing"
         c = study.family[key]
@@ -221,9 +222,13 @@ def build(study) -> pd.DataFrame:
         if mr["lo"] is not None and mr["lo"] >= ZERO_RECALL
         else "inconclusive"
     )
+    mr_lo, mr_hi = outward(mr["lo"], mr["hi"], "rate")
+    why = f"our minority recall is {rate(mr['mean'])} [{mr_lo}, {mr_hi}]"
+    if tr:
+        tr_lo, tr_hi = outward(tr["lo"], tr["hi"], "rate")
+        why += f"; the twin's {rate(tr['mean'])} [{tr_lo}, {tr_hi}]"
     why = (
-        f"our minority recall is {rate(mr['mean'])} [{rate(mr['lo'])}, {rate(mr['hi'])}]"
-        + (f"; the twin's {rate(tr['mean'])} [{rate(tr['lo'])}, {rate(tr['hi'])}]" if tr else "")
+        why
         + f" (95% intervals; one wholly under {ZERO_RECALL} counts as 0, one wholly above as not 0)"
     )
     rows.append(
@@ -343,8 +348,12 @@ def build(study) -> pd.DataFrame:
 
 
 def claim_verdict(verdict: str, diff: float, want: str) -> str:
-    """holds / does not hold / inconclusive for a claim of the form `want` ('equal',
-    'not higher', 'higher', 'lower') from a comparison's verdict and the sign of its difference."""
+    """holds / does not hold / inconclusive for a claim of the form `want` from a comparison's
+    verdict and the sign of its difference: 'equal' holds when equivalent within the margin and
+    fails when different; 'not higher' holds when equivalent or lower and fails when higher;
+    'higher' / 'lower' hold when different in that direction and fail in the other, while
+    equivalence leaves them open (the original's gains, 0.1-0.5 pp, fit inside the margin). An
+    inconclusive comparison answers nothing."""
     if verdict == statistics.INCONCLUSIVE:
         return "inconclusive"
     up = verdict == statistics.DIFFERENT and diff > 0
@@ -353,6 +362,9 @@ def claim_verdict(verdict: str, diff: float, want: str) -> str:
         return "holds" if verdict == statistics.EQUIVALENT else "does not hold"
     if want == "not higher":
         return "does not hold" if up else "holds"
+    # 'higher' / 'lower': a gain inside the margin is neither shown nor excluded by equivalence
+    if verdict == statistics.EQUIVALENT:
+        return "inconclusive"
     return "holds" if (up if want == "higher" else down) else "does not hold"
 
 

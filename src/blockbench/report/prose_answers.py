@@ -378,8 +378,8 @@ def headline(study, claims_df: pd.DataFrame) -> list[str]:
         lines.append(
             f"{len(lines) - 3}. **{a}** ({study.groups[a].blocks}, MobileNet blocks) reaches "
             f"{text(pct(r['mean_a']), 2)}% test accuracy and **{b}** ({study.groups[b].blocks}, "
-            f"plain) {text(pct(r['mean_b']), 2)}% over the same {seeds_text(r['n'])}: "
-            f"{study.holm_text(c)} ({c.family})."
+            f"plain) {text(pct(r['mean_b']), 2)}% over the same {seeds_text(r['n'])} "
+            f"({c.family} comparison): {study.holm_text(c)}."
         )
     speed = speed_table(study)
     lines.append(

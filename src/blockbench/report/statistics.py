@@ -132,8 +132,11 @@ def seeds_needed(sd: float | None, target: float, alpha: float, power: float) ->
         return None
     if sd == 0:
         return 2
-    n = TTestPower().solve_power(effect_size=target / sd, nobs=None, alpha=alpha, power=power)
-    return max(2, math.ceil(float(np.asarray(n).item()) - 1e-9))
+    analysis = TTestPower()
+    for n in range(2, 100_000):  # the smallest n with enough power (statsmodels' power function)
+        if analysis.power(effect_size=target / sd, nobs=n, alpha=alpha) >= power:
+            return n
+    return None
 
 
 def verdict(kind: str, p_diff: float | None, p_equiv: float | None, alpha: float) -> str:

@@ -30,6 +30,23 @@ def rate(x: float | None, digits: int = RATE_DIGITS) -> float | None:
     return None if x is None else round(x, digits)
 
 
+def outward(lo: float | None, hi: float | None, scale: str) -> tuple[float | None, float | None]:
+    """An interval's ends rounded outwards (lo down, hi up) to the digits of `scale` ('pct':
+    percent, 2 digits; else a rate, 3 digits): rounding never narrows an interval, so an exact
+    interval such as [0, 0.0004] stays wider than zero."""
+    factor = 100.0 if scale == "pct" else 1.0
+    digits = PCT_DIGITS if scale == "pct" else RATE_DIGITS
+    unit = 10.0**-digits
+
+    def down(x):
+        return None if x is None else round(math.floor(round(factor * x / unit, 6)) * unit, digits)
+
+    def up(x):
+        return None if x is None else round(math.ceil(round(factor * x / unit, 6)) * unit, digits)
+
+    return down(lo), up(hi)
+
+
 def num(x: float | None, digits: int = 2) -> float | None:
     return None if x is None else round(x, digits)
 
@@ -51,7 +68,8 @@ def summary_columns(name: str, g: Group, get, scale: str = "pct") -> dict:
     interval, inside [0, 1] (`Group.interval`), rounded."""
     d = g.interval(get)
     r = pct if scale == "pct" else rate
-    return {name: r(d["mean"]), f"{name} lo": r(d["lo"]), f"{name} hi": r(d["hi"])}
+    lo, hi = outward(d["lo"], d["hi"], scale)
+    return {name: r(d["mean"]), f"{name} lo": lo, f"{name} hi": hi}
 
 
 def seeds_text(n: int) -> str:
