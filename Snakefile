@@ -6,16 +6,19 @@
 # no record of jobs run elsewhere (a fresh clone), and a clone writes files in path order. So:
 # - rules key on small files rewritten only when their content changes, written here at parse
 #   time by blockbench.keys: results/configs/<run>.yaml (train), results/configs/splits/<split>.yaml
-#   (split) and results/code/<stage>.sha256 (a stage's code, derived from its imports, and the
-#   params sections it reads); all sort before the outputs made from them;
+#   (split), results/configs/benchmark/runs.yaml (benchmark) and results/code/<stage>.sha256 (a
+#   stage's code, derived from its imports, and the params sections it reads); all sort before the
+#   outputs made from them;
 # - a rule's non-ancient inputs from upstream rules sort before its outputs (train's copy of the
 #   config, results/runs/<run>/config.yaml, links it to evaluate and plot; evaluate's
-#   confusion.csv links it to plot; aggregate writes after runs/ and splits/), so a fresh clone
+#   confusion.csv links it to plot; aggregate writes after runs/, speed/ and splits/), so a fresh clone
 #   has nothing to do and a rerun still reruns what follows;
 # - the rest is ancient(): code files (declared; keyed by the fingerprint), data/ (rebuilt on a
 #   clone: `snakemake --cores 4 data` first), and outputs already linked by another file.
 # Parsing imports neither torch nor pandas.
 import sys
+
+from snakemake.exceptions import WorkflowError
 
 from blockbench import codedeps, keys, params as bbp, paths
 
@@ -31,6 +34,7 @@ PLOTTED = bbp.plotted_runs(config)  # the runs with a per-run figure set
 DATASET = config["data"]["dataset"]
 SPLITS = list(config["splits"])
 RAW = str(paths.raw(DATASET))
+BENCHMARKED = config["benchmark"]["runs"]  # the runs whose architectures the benchmark times
 
 
 wildcard_constraints:
@@ -56,6 +60,14 @@ def cpus(wildcards, threads):
 
 
 GPUS = int((config.get("compute") or {}).get("device") == "cuda")
+
+# The benchmark runs alone: it asks for every core Snakemake may use (--cores), so no other job
+# starts beside it. A cluster run without --cores asks for its own thread count (on a shared node,
+# `--set-resources benchmark:slurm_extra="'--exclusive'"` gives it the node).
+try:
+    ALL_CORES = workflow.cores
+except WorkflowError:
+    ALL_CORES = config["benchmark"]["threads"]
 
 
 rule all:
@@ -201,6 +213,29 @@ rule plot:
         "python workflow/scripts/plot.py --run {wildcards.run} 2>&1 | tee {log}"
 
 
+rule benchmark:
+    input:
+        **code("benchmark"),
+        config=str(paths.BENCHMARK_CONFIG),
+    output:
+        timings=[str(paths.benchmark(run)) for run in BENCHMARKED],
+    log:
+        "logs/benchmark.log",
+    benchmark:
+        "benchmarks/benchmark.tsv"
+    threads: ALL_CORES
+    resources:
+        cpus_per_task=cpus,
+        mem_mb=6000,
+        runtime=30,
+        gpu=GPUS,
+    conda:
+        "workflow/envs/blockbench.yaml"
+    shell:
+        # torch threads: benchmark.threads (params.yaml); `threads` here only keeps it alone
+        "python workflow/scripts/benchmark.py 2>&1 | tee {log}"
+
+
 rule aggregate:
     input:
         **code("aggregate"),
@@ -208,6 +243,7 @@ rule aggregate:
                     file=["train.json", "history.csv", "metrics.json", "confusion.csv", "pr.csv",
                           "reliability.csv"]),
         figures=expand("results/runs/{run}/figures", run=PLOTTED),
+        benchmark=[str(paths.benchmark(run)) for run in BENCHMARKED],
         # ancient: a fresh clone rebuilds the splits (same content); a split that really changes
         # changes its runs' configs, and so reruns this rule through the runs' files
         splits=[ancient(f) for f in expand("results/splits/{split}/{file}", split=SPLITS,

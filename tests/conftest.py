@@ -20,6 +20,7 @@ def digits_params(**train_overrides) -> dict:
     p["data"]["dataset"] = "digits"
     p["data"]["sources"] = ["sklearn"]
     p["train"].update({"epochs": 1, "batch_size": 256, **train_overrides})
+    p["benchmark"].update({"steps": 2, "images": 64, "repeats": 2})  # the timings' shape, fast
     return bbp.validate(p)
 
 

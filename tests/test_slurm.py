@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slurm
 
 CLUSTER = REPO / "scripts" / "slurm_cluster.sh"
 PROFILE = "workflow/profiles/slurm"  # in the copy, as a user runs it in the repository
-RULES = {"download", "split", "train", "evaluate", "plot", "aggregate"}
+RULES = {"download", "split", "train", "evaluate", "plot", "benchmark", "aggregate"}
 LOCAL_CLUSTER_OPTIONS = [
     "--slurm-status-command",
     "squeue",
@@ -58,7 +58,7 @@ def slurm():
 
 def slurm_params() -> dict:
     """The quick study cut to its headline pair, one seed each, on their one split: every rule of
-    the DAG, 9 jobs, a few minutes on 2 cores."""
+    the DAG, 10 jobs, a few minutes on 2 cores."""
     p = quick_params(bbp.load(REPO / "params.yaml"))
     study = p["study"]
     keep = {study["mobilenet"], study["plain"]}
@@ -68,7 +68,7 @@ def slurm_params() -> dict:
     p["train"]["replicate_seeds"] = []
     p.pop("grids", None)
     for section in set(study) - {"mobilenet", "plain", "block_counts", "sweeps", "alpha"}:
-        study[section] = None  # the optional sections (the grids', the twin's): none here
+        del study[section]  # the optional sections (the grids', the twin's, primary): none here
     study.update(block_counts=[study["mobilenet"]], sweeps={})
     used = {bbp.run_config(p, name)["split"] for name in bbp.run_names(p)}
     p["splits"] = {name: split for name, split in p["splits"].items() if name in used}

@@ -25,6 +25,7 @@ ENTRY_POINTS = {
     "train": SCRIPTS / "train.py",
     "evaluate": SCRIPTS / "evaluate.py",
     "plot": SCRIPTS / "plot.py",
+    "benchmark": SCRIPTS / "benchmark.py",
     "aggregate": SCRIPTS / "aggregate.py",
 }
 

@@ -15,6 +15,7 @@ and refuse a file that is out of date with params.yaml.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import yaml
@@ -42,6 +43,36 @@ def resolve_split(params: dict, split: str) -> dict:
         "name": split,
         **params_mod.split_config(params, split),
     }
+
+
+# What the benchmark stage reads of a run's config: its network, batch size and optimizer. It
+# trains on random images with plain cross-entropy, so the data, split, loss, remedy, epochs and
+# seed do not enter, and editing them does not rerun it.
+BENCHMARK_KEYS = (
+    "n_conv",
+    "n_mobilenet",
+    "widths",
+    "strides",
+    "batch_size",
+    "optimizer",
+    "lr",
+    "weight_decay",
+)
+
+
+def benchmark_configs(params: dict, runs: list[str]) -> dict[str, dict]:
+    """Run -> the part of its resolved train config the benchmark reads (`BENCHMARK_KEYS`)."""
+    out = {}
+    for run in runs:
+        cfg = params_mod.run_config(params, run)
+        out[run] = copy.deepcopy({k: cfg[k] for k in BENCHMARK_KEYS})  # no shared lists
+    return out
+
+
+def resolve_benchmark(params: dict) -> dict:
+    """The content of results/configs/benchmark/runs.yaml: what the benchmark stage keys on, in
+    both engines, besides its params sections (`benchmark`, `compute`)."""
+    return {"runs": benchmark_configs(params, params["benchmark"]["runs"])}
 
 
 def _read(path: Path, expected: dict | None) -> dict:
@@ -84,3 +115,8 @@ def read_trained(params: dict, run: str, root: Path = Path(".")) -> dict:
 def read_split_current(params: dict, split: str, root: Path = Path(".")) -> dict:
     """A split's config file, checked against params.yaml."""
     return _read(root / paths.split_config(split), resolve_split(params, split))
+
+
+def read_benchmark_current(params: dict, root: Path = Path(".")) -> dict:
+    """The benchmarked runs' config file, checked against params.yaml."""
+    return _read(root / paths.BENCHMARK_CONFIG, resolve_benchmark(params))

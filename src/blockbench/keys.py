@@ -3,6 +3,9 @@
 - `results/configs/<run>.yaml`: a run's resolved config (`configs.resolve`); train, evaluate and
   plot of that run depend on it.
 - `results/configs/splits/<split>.yaml`: a split's resolved config; its split stage depends on it.
+- `results/configs/benchmark/runs.yaml`: the part of each benchmarked run's config the benchmark
+  stage reads (`configs.resolve_benchmark`: network, batch size, optimizer); that stage depends
+  on it.
 - `results/configs/runs.yaml`: every run after grids and replicate seeds expand, with its split;
   dvc.yaml iterates over it (`foreach: ${expanded_runs}`), and the runs that get per-run figures
   (`foreach: ${plotted_runs}`).
@@ -36,13 +39,15 @@ HEADER = "# resolved from params.yaml by workflow/scripts/configs.py; do not edi
 STAMPS = paths.RESULTS / "code"
 # The params sections each stage reads straight from params.yaml (the same lists as dvc.yaml's
 # `params:`; train, evaluate and plot read their run's config file, split its split's file; train
-# also reads `compute`, which is not part of a run's config).
+# also reads `compute`, which is not part of a run's config; benchmark reads its own section and
+# `compute`, and its runs' configs from results/configs/benchmark/runs.yaml).
 STAGE_PARAMS = {
     "download": ["data"],
     "split": [],
     "train": ["compute"],
     "evaluate": ["evaluate"],
     "plot": [],
+    "benchmark": ["benchmark", "compute"],
     "aggregate": ["study"],
 }
 
@@ -96,6 +101,13 @@ def write_configs(params: dict, root: Path = Path(".")) -> dict[str, str]:
         write_text_if_changed(
             root / paths.split_config(name), _dump(configs.resolve_split(params, name))
         )
+    write_text_if_changed(
+        root / paths.BENCHMARK_CONFIG,
+        _dump(
+            configs.resolve_benchmark(params),
+            "# what the benchmark stage reads of the runs of params.yaml's benchmark.runs\n",
+        ),
+    )
     write_text_if_changed(
         root / paths.RUN_LIST,
         _dump(

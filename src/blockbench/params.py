@@ -159,6 +159,12 @@ def validate(params: Any, source: str = DEFAULT_PARAMS) -> dict:
             raise ParamsError(
                 f"{source}: {key}: {name!r} is not a named run; known runs: {', '.join(logical)}"
             )
+    for name in params["benchmark"]["runs"]:
+        if name not in logical:
+            raise ParamsError(
+                f"{source}: benchmark.runs: {name!r} is not a named run; known runs: "
+                f"{', '.join(logical)}"
+            )
     return params
 
 

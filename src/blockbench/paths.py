@@ -17,6 +17,11 @@ SUMMARY = RESULTS / "summary.md"
 SUMMARY_JSON = RESULTS / "summary.json"
 TABLES = RESULTS / "tables"
 FIGURES = RESULTS / "study_figures"  # sorts after runs/ and splits/: see blockbench.keys
+# The benchmark stage's timings. The name sorts after code/ and configs/ (its keys) and before
+# study_figures/, summary.* and tables/ (the report made from it): a clone writes files in path
+# order, and Snakemake keys on modification times (see blockbench.keys).
+BENCHMARK = RESULTS / "speed"
+BENCHMARK_CONFIG = CONFIGS / "benchmark" / "runs.yaml"  # the benchmarked runs' resolved configs
 
 
 def run_config(run: str) -> Path:
@@ -27,6 +32,11 @@ def run_config(run: str) -> Path:
 def split_config(split: str) -> Path:
     """The split's resolved config (written by `blockbench.keys`)."""
     return CONFIGS / "splits" / f"{split}.yaml"
+
+
+def benchmark(run: str) -> Path:
+    """The benchmark stage's timings of one run's architecture."""
+    return BENCHMARK / f"{run}.json"
 
 
 def raw(dataset: str) -> Path:

@@ -37,13 +37,16 @@ REPO_FILES = [
 QUICK_EPOCHS = 5
 BATCH_DIVISOR = 20  # digits has ~1/40 of MNIST's training images: keep several steps per epoch
 QUICK_SEEDS = 2  # seeds of the headline pair (study.mobilenet, study.plain); one for the rest
+# the benchmark at most this long: a digits study only shows the speed section's form
+QUICK_BENCHMARK = {"steps": 5, "images": 1024, "repeats": 4}
 
 
 def quick_params(params: dict) -> dict:
     """The same study on `digits`, cut to what answers every section fast: at most QUICK_EPOCHS
     epochs, batch sizes / BATCH_DIVISOR, QUICK_SEEDS seeds for the headline pair and one seed for
-    every other run, and the grids other than the remedies grid only on the headline pair (the
-    original's twins of c1m3 and c4, not of every configuration)."""
+    every other run, the grids other than the remedies grid only on the headline pair (the
+    original's twins of c1m3 and c4, not of every configuration), and a short benchmark
+    (QUICK_BENCHMARK)."""
     p = copy.deepcopy(params)
     p["data"].update({"dataset": "digits", "sources": ["sklearn"]})
     study = p["study"]
@@ -64,6 +67,8 @@ def quick_params(params: dict) -> dict:
             section["replicate_seeds"] = list(range(1, QUICK_SEEDS)) if name in headline else []
     p["seeds"] = {}  # the primary runs' extra seeds: the headline pair's are set above
     p["evaluate"]["bootstrap_samples"] = min(p["evaluate"]["bootstrap_samples"], 200)
+    for key, most in QUICK_BENCHMARK.items():
+        p["benchmark"][key] = min(p["benchmark"][key], most)
     return params_mod.validate(p, "quick preset")
 
 

@@ -52,6 +52,7 @@ PRELOAD = (
     "blockbench.stages.train",
     "blockbench.stages.evaluate",
     "blockbench.stages.plot",
+    "blockbench.stages.benchmark",
     "blockbench.report",
 )
 STAGE_PREFIX = "workflow/scripts/"
