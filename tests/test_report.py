@@ -490,6 +490,42 @@ def test_every_sentence_number_is_in_its_sections_tables(built):
     assert sentence_numbers_missing_from_tables(text, root) == []
 
 
+COMPARISON = re.compile(
+    r"(\S+) − (\S+) = ([+-]\d+\.\d+) (pp|loss|ln ratio) \[([+-]\d+\.\d+), ([+-]\d+\.\d+)\] "
+    r"over (\d+) seeds? \((\d+\.\d+) vs (\d+\.\d+)\)"
+)
+
+
+def sentences_unlike_their_test(summary_md: str, root) -> list[str]:
+    """Every 'a − b = d [lo, hi] over n seeds (mean a vs mean b)' of a sentence must be one row
+    of comparisons.csv: the same seeds, difference, interval and means as the test."""
+    df = pd.read_csv(root / "results" / "tables" / "comparisons.csv")
+    wrong = []
+    for line in summary_md.splitlines():
+        if line.startswith("|"):
+            continue
+        for a, b, d, unit, lo, hi, n, ma, mb in COMPARISON.findall(line):
+            rows = df[(df["a"] == a) & (df["b"] == b) & (df["unit"] == unit)]
+            ok = any(
+                (r["a − b"], r["a − b lo"], r["a − b hi"], r["seeds"], r["a mean"], r["b mean"])
+                == (float(d), float(lo), float(hi), int(n), float(ma), float(mb))
+                for _, r in rows.iterrows()
+            )
+            if not ok:
+                wrong.append(f"{a} − {b} = {d} over {n} seeds: {line[:80]}")
+    return wrong
+
+
+def test_every_quoted_comparison_is_its_test(built):
+    root, _ = built
+    text = (root / report.SUMMARY).read_text()
+    assert len(COMPARISON.findall(text)) > 10  # the pattern finds the sentences it checks
+    assert sentences_unlike_their_test(text, root) == []
+    # planted: a sentence quoting another seed set's means is caught
+    bad = text.replace("over 4 seeds (84.52 vs 70.64)", "over 4 seeds (84.60 vs 70.64)")
+    assert bad != text and sentences_unlike_their_test(bad, root) != []
+
+
 def test_the_committed_report_quotes_its_tables():
     summary = REPO / "results" / "summary.md"
     if "## Headline" not in summary.read_text():
