@@ -77,6 +77,8 @@ def main() -> int:
             ignore=shutil.ignore_patterns("model.pt"),
         )
     shutil.copytree(ROOT / paths.RESULTS / "splits", dest / paths.RESULTS / "splits")
+    if (ROOT / paths.BENCHMARK).exists():
+        shutil.copytree(ROOT / paths.BENCHMARK, dest / paths.BENCHMARK)
     os.chdir(dest)
     report.aggregate(params, root=Path("."))
     print(f"interim report of {len(P.run_names(params))} runs: {dest / paths.SUMMARY}")
