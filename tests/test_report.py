@@ -303,6 +303,9 @@ def test_intervals_stay_in_range_on_extremes():
     zero = statistics.bounded([0.0, 0.0, 0.0], 0.0, 1.0, pooled=(0, 8970))
     assert zero["lo"] == 0.0 and 0 < zero["hi"] < 0.001  # 0 of 8,970: exact upper 95% bound
     assert zero["hi"] == pytest.approx(1 - 0.025 ** (1 / 8970))
+    single = statistics.bounded([0.0], 0.0, 1.0, pooled=(0, 2990))  # one seed: the exact interval
+    assert single["lo"] == 0.0 and 0 < single["hi"] < 0.002
+    assert statistics.bounded([0.3], 0.0, 1.0)["hi"] is None  # no counts, one value: no interval
     one = statistics.bounded([1.0, 1.0], 0.0, 1.0, pooled=(200, 200))
     assert 0.98 < one["lo"] < 1.0 and one["hi"] == 1.0
     wide = statistics.bounded([0.8, 0.99, 0.3], 0.0, 1.0)  # the t-interval passes both ends

@@ -145,7 +145,9 @@ def ablation_table(study) -> pd.DataFrame:
                     "seeds": g.n,
                     **summary_columns("accuracy %", g, accuracy),
                     **summary_columns("minority recall", g, minority_recall, "rate"),
-                    "collapsed": "yes" if mr["hi"] < claims.ZERO_RECALL else "no",
+                    "collapsed": "yes"
+                    if mr["hi"] is not None and mr["hi"] < claims.ZERO_RECALL
+                    else "no",
                     "collapse: minority recall under": claims.ZERO_RECALL,
                 }
             )

@@ -51,15 +51,16 @@ def describe(values) -> dict:
 def bounded(values, lo: float, hi: float, pooled: tuple[int, int] | None = None) -> dict:
     """`describe`, with the interval kept inside [lo, hi]: the t-interval intersected with the
     range (a true mean lies inside it, so the coverage is unchanged); where every value is the
-    same (sd 0: a zero-width t-interval), the exact Clopper-Pearson interval of `pooled`
-    (successes, trials over all seeds), scaled to [lo, hi]."""
+    same (sd 0: a zero-width t-interval) or there is one value (no t-interval), the exact
+    Clopper-Pearson interval of `pooled` (successes, trials over all seeds), scaled to [lo, hi]
+    -- an interval of the test-set rate only: one seed says nothing of the training noise."""
     d = describe(values)
-    if d["sd"] is None:
-        return d
-    if d["sd"] == 0 and pooled is not None:
+    if (d["sd"] is None or d["sd"] == 0) and pooled is not None:
         k, n = pooled
         ci = sps.binomtest(int(k), int(n)).proportion_ci(confidence_level=LEVEL, method="exact")
         return {**d, "lo": lo + (hi - lo) * ci.low, "hi": lo + (hi - lo) * ci.high}
+    if d["sd"] is None:
+        return d
     return {**d, "lo": max(lo, d["lo"]), "hi": min(hi, d["hi"])}
 
 
