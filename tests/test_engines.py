@@ -160,7 +160,7 @@ def test_snakemake_runs_the_whole_dag_with_the_same_bytes(origin, smk):
         df = pd.read_csv(repo / "results/tables/comparisons.csv", dtype=str)
         df = df[~df["metric"].isin(["training step time", "inference time per image"])]
         timing_free.append(df.drop(columns=["p (Holm)", "p equivalence (Holm)", "verdict"]))
-    assert len(timing_free[0]) > 5
+    assert len(timing_free[0]) >= 2  # accuracy and validation loss of c1m3 vs c4
     pd.testing.assert_frame_equal(*timing_free)
     for r in RUNS:  # same training, epoch by epoch (the seconds column is a timing)
         a, b = (
