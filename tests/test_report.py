@@ -421,7 +421,7 @@ def test_claims_table_answers_two_questions(built):
     assert same["holds in a correct pipeline"] == "holds"  # equivalent within 0.5 pp
     zero = claims[claims["metric"] == "minority classes' mean recall"].iloc[0]
     assert zero["twin"] == 0.0 and zero["holds in a correct pipeline"] == "does not hold"
-    assert zero["reproduced by the twin"] == "yes"
+    assert zero["reproduced by the twin"] == "yes" and "prediction interval" in zero["rule (twin)"]
     assert 0 < zero["twin 95% PI width"]  # every twin seed 0: the exact interval, not zero width
     loss = claims[claims["metric"] == "train loss, last epoch"].iloc[0]
     assert loss["holds in a correct pipeline"] == "explained by softmax into the loss"

@@ -35,6 +35,10 @@ ORIGINAL = {
 ORIGINAL_MINORITY_RECALL = 0.0  # "precision, recall and F1 are 0 for classes 0, 4 and 7"
 ORIGINAL_MACRO_F1 = 58.4  # % (0.584)
 ORIGINAL_TRAIN_LOSS, ORIGINAL_VAL_LOSS = 2.02, 2.28  # the plateau "from epoch 10 on"
+TWIN_RULE = (
+    "the original's number inside the twin's 95% prediction interval for one run (all twin seeds "
+    "equal: the exact interval of their pooled counts)"
+)
 ZERO_RECALL = 0.05  # a mean minority recall below this counts as "0" (cannot identify them)
 CONVERGED = 0.5  # a last-epoch train accuracy below this counts as "did not converge"
 
@@ -110,6 +114,7 @@ def _row(
     row["twin 95% PI width"] = None if pi is None else round(pi[1] - pi[0], 4)
     inside = None if pi is None or original is None else pi[0] <= original <= pi[1]
     row["reproduced by the twin"] = "n/a" if inside is None else "yes" if inside else "no"
+    row["rule (twin)"] = "" if inside is None else TWIN_RULE
     row["holds in a correct pipeline"], row["because"] = verdict, because
     row["twin against twin"] = twin_verdict
     return row
