@@ -235,9 +235,7 @@ def test_mcnemar_exact_p_on_ten_one_sided_discordant_images():
     assert t["p_value"] == pytest.approx(2 * 0.5**10)  # 0.00195
 
 
-def test_separated_and_prediction_interval():
-    assert statistics.separated([1.0, 1.1], [1.2, 1.3])
-    assert not statistics.separated([1.0, 1.25], [1.2, 1.3])
+def test_prediction_interval():
     lo, hi = statistics.prediction_interval([1.0, 2.0, 3.0])
     half = 4.302653 * math.sqrt(1 + 1 / 3)
     assert (lo, hi) == pytest.approx((2 - half, 2 + half), abs=1e-5)

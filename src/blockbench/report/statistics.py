@@ -7,7 +7,6 @@
 - `holm`: Holm-Bonferroni adjusted p-values over a family of comparisons (step-down, monotone).
 - `Family`: the report's comparisons, declared up front so every verdict is corrected for all of
   them; "significant" means a Holm-adjusted p below the family-wise level.
-- `separated`: whether two sets of timings do not overlap at all (a speed word needs that).
 - `prediction_interval`: where one more run of a configuration is expected (95%), to ask whether
   a single number from elsewhere (the original study's one run) fits a configuration.
 - `mcnemar`: exact McNemar test on two runs' per-image outcomes -- a test-set check only: it says
@@ -161,12 +160,6 @@ def holm(pvalues: list[float | None]) -> list[float | None]:
         running = max(running, min(1.0, (m - rank) * pvalues[i]))
         out[i] = running
     return out
-
-
-def separated(a, b) -> bool:
-    """True when every value of a lies below every value of b, or every one above."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    return bool(a.max() < b.min() or a.min() > b.max())
 
 
 def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> dict:
