@@ -130,27 +130,25 @@ def speed_words(df: pd.DataFrame, a: str, b: str) -> str:
 # ------------------------------------------------------------------------------------ ablations
 def ablation_table(study) -> pd.DataFrame:
     rows = []
-    for run, base in study.ablation_pairs():
-        for name in (base, run) if not rows or rows[-1]["run"] != base else (run,):
-            if any(r["run"] == name for r in rows):
-                continue
-            g = study.groups[name]
-            mr = g.interval(minority_recall)
-            rows.append(
-                {
-                    "run": name,
-                    "blocks": g.blocks,
-                    "loss input": g.cfg["loss_input"],
-                    "model kept": g.cfg["select"],
-                    "seeds": g.n,
-                    **summary_columns("accuracy %", g, accuracy),
-                    **summary_columns("minority recall", g, minority_recall, "rate"),
-                    "collapsed": "yes"
-                    if mr["hi"] is not None and mr["hi"] < claims.ZERO_RECALL
-                    else "no",
-                    "collapse: minority recall under": claims.ZERO_RECALL,
-                }
-            )
+    names = dict.fromkeys(n for run, base in study.ablation_pairs() for n in (base, run))
+    for name in names:  # each base run, then its ablations and its twin
+        g = study.groups[name]
+        mr = g.interval(minority_recall)
+        rows.append(
+            {
+                "run": name,
+                "blocks": g.blocks,
+                "loss input": g.cfg["loss_input"],
+                "model kept": g.cfg["select"],
+                "seeds": g.n,
+                **summary_columns("accuracy %", g, accuracy),
+                **summary_columns("minority recall", g, minority_recall, "rate"),
+                "collapsed": "yes"
+                if mr["hi"] is not None and mr["hi"] < claims.ZERO_RECALL
+                else "no",
+                "collapse: minority recall under": claims.ZERO_RECALL,
+            }
+        )
     return pd.DataFrame(rows)
 
 
