@@ -14,27 +14,52 @@
 #   confusion.csv links it to plot; aggregate writes after runs/, speed/ and splits/), so a fresh clone
 #   has nothing to do and a rerun still reruns what follows;
 # - the rest is ancient(): code files (declared; keyed by the fingerprint), data/ (rebuilt on a
-#   clone: `snakemake --cores 4 data` first), and outputs already linked by another file.
+#   clone, before planning: blockbench.checkout), and outputs already linked by another file.
 # Parsing imports neither torch nor pandas.
 import sys
 
 from snakemake.exceptions import WorkflowError
 
-from blockbench import codedeps, keys, params as bbp, paths
+from blockbench import checkout, codedeps, keys, params as bbp, paths
+from blockbench.errors import BlockbenchError
+
+
+def stop(exc):
+    """A user's mistake: one line on stderr and exit status 2, as every stage script does."""
+    print(f"error: {exc}", file=sys.stderr)
+    sys.exit(2)
+
+
+# Our own loader first: it refuses YAML aliases and oversized files and names the line of a
+# syntax error, where Snakemake's `configfile:` would expand an alias bomb or print nothing.
+try:
+    bbp.load("params.yaml")
+except BlockbenchError as exc:
+    stop(exc)
 
 configfile: "params.yaml"
 
 try:
     bbp.validate(config, "params.yaml")
+    if workflow.is_main_process:  # not the jobs of a cluster run, which parse this file again
+        checkout.hold_dvc_lock()  # one engine at a time (blockbench.checkout)
     RUNS = keys.write(config)  # run -> split; only files whose content changed are rewritten
-except bbp.ParamsError as exc:
-    sys.exit(f"error: {exc}")
+    if workflow.is_main_process and checkout.plans_jobs(sys.argv):
+        # a fresh clone: data/ before the DAG, or one edited run would plan every run's training
+        checkout.build_missing_data(config["data"]["dataset"], list(config["splits"]))
+except BlockbenchError as exc:
+    stop(exc)
 
 PLOTTED = bbp.plotted_runs(config)  # the runs with a per-run figure set
 DATASET = config["data"]["dataset"]
 SPLITS = list(config["splits"])
 RAW = str(paths.raw(DATASET))
 BENCHMARKED = config["benchmark"]["runs"]  # the runs whose architectures the benchmark times
+
+
+# `snakemake --report report.zip`: the summary, the study figures, the tables and the plotted runs'
+# figures, each with a caption (workflow/report/)
+report: "workflow/report/workflow.rst"
 
 
 wildcard_constraints:
@@ -197,7 +222,13 @@ rule plot:
         data_code=str(keys.stamp_path("download")),
         test=ancient(RAW),
     output:
-        figures=directory("results/runs/{run}/figures"),
+        figures=report(
+            directory("results/runs/{run}/figures"),
+            patterns=["{name}.png"],
+            category="Per-run figures",
+            subcategory="{run}",
+            caption="workflow/report/run_figure.rst",
+        ),
     log:
         "logs/plot/{run}.log",
     benchmark:
@@ -250,9 +281,22 @@ rule aggregate:
                                            file=["counts.json", "class_distribution.png"])],
     output:
         summary=str(paths.SUMMARY),
+        summary_html=report(
+            str(paths.SUMMARY_HTML), category="Summary", caption="workflow/report/summary.rst"
+        ),
         summary_json=str(paths.SUMMARY_JSON),
-        tables=directory(str(paths.TABLES)),
-        figures=directory(str(paths.FIGURES)),
+        tables=report(
+            directory(str(paths.TABLES)),
+            patterns=["{name}.csv"],
+            category="Tables",
+            caption="workflow/report/table.rst",
+        ),
+        figures=report(
+            directory(str(paths.FIGURES)),
+            patterns=["{name}.png"],
+            category="Study figures",
+            caption="workflow/report/study_figure.rst",
+        ),
     log:
         "logs/aggregate.log",
     benchmark:

@@ -56,10 +56,11 @@ def test_a_missing_or_corrupt_input_is_one_line_and_exit_2(tmp_path):
     assert r.returncode == 2 and r.stderr.count("\n") == 1
 
 
-def test_an_unknown_run_is_one_line_naming_the_known_runs(tmp_path):
-    r = stage(tmp_path, "evaluate.py", "--run", "c5")
+def test_an_unknown_run_is_one_line_naming_the_nearest_runs_not_all(tmp_path):
+    r = stage(tmp_path, "evaluate.py", "--run", "c1m33")
     assert r.returncode == 2 and r.stderr.count("\n") == 1
-    assert "unknown run 'c5'" in r.stderr and "c1m3" in r.stderr
+    assert "unknown run 'c1m33'; did you mean c1m3" in r.stderr
+    assert "c4_balanced_s9" not in r.stderr and len(r.stderr) < 200  # not the 168 names
 
 
 def test_an_interrupt_exits_130_and_says_nothing_was_written(tmp_path):

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
+import subprocess
+import time
+import zipfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from conftest import digits_params
 from enginekit import (
     dvc_ran,
@@ -27,6 +33,7 @@ from enginekit import (
 from blockbench import params as bbp
 from blockbench import warm
 from blockbench.quick import engine_env, warm_env
+from blockbench.report import flat_metrics
 
 pytestmark = pytest.mark.engines
 
@@ -189,10 +196,75 @@ def test_a_fresh_clone_retrains_nothing_and_changes_no_file(origin, tmp_path):
 
 def test_a_fresh_clone_under_snakemake_first_trains_nothing(origin, tmp_path):
     repo = clone(origin, tmp_path)
+    assert not (repo / "data/prepared/imbalanced/split.npz").exists()
     assert snakemake_planned(repo, "results/summary.md") == {}
-    run(["snakemake", "--cores", "2", "data"], repo)  # the README's first step on a fresh clone
+    # the Snakefile built the missing data/ before planning (blockbench.checkout)
+    assert (repo / "data/prepared/imbalanced/split.npz").is_file()
+    assert git(repo, "status", "--porcelain").stdout == ""
+
+
+def edit_params_only(repo: Path, edit) -> None:
+    """Edit params.yaml as a user does: no config file rewritten, no other command run."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    edit(params)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def add_run(params: dict) -> None:
+    params["runs"]["c2"] = {"n_conv": 2, "n_mobilenet": 0}
+
+
+def test_snakemake_on_a_fresh_clone_one_edit_plans_only_the_runs_it_touches(origin, tmp_path):
+    """The mission's command alone: no `snakemake data` first (a hidden step nobody knows)."""
+    repo = clone(origin, tmp_path)
+    edit_params_only(repo, lambda p: p["runs"]["c4"].update(lr=0.05))
+    assert snakemake_planned_runs(repo, "train", "results/summary.md") == C4_FAMILY
     planned = snakemake_planned(repo, "results/summary.md")
-    assert not {"train", "evaluate", "plot"} & set(planned), planned
+    assert planned["train"] == len(C4_FAMILY) and "split" not in planned, planned
+
+
+def test_snakemake_on_a_fresh_clone_trains_an_added_run_and_nothing_else(origin, tmp_path):
+    repo = clone(origin, tmp_path)
+    edit_params_only(repo, add_run)
+    assert snakemake_planned_runs(repo, "train", "results/summary.md") == {"c2"}
+    out = run(["snakemake", "--cores", "2", "-p", "results/summary.md"], repo)
+    assert set(re.findall(r"scripts/train\.py --run (\S+)", out.stdout + out.stderr)) == {"c2"}
+    assert (repo / "results/runs/c2/metrics.json").is_file()
+    changed = {line[3:] for line in git(repo, "status", "--porcelain").stdout.splitlines()}
+    assert not any(
+        p.startswith("results/runs/c") and not p.startswith("results/runs/c2") for p in changed
+    ), changed
+
+
+def test_dvc_on_a_fresh_clone_one_edit_reruns_only_the_runs_it_touches(origin, tmp_path):
+    repo = clone(origin, tmp_path)
+    edit_params_only(repo, lambda p: p["runs"]["c4"].update(lr=0.05))
+    plan = run(["python", "workflow/scripts/configs.py", "--plan"], repo).stdout
+    assert {s for s in re.findall(r"^(train@\S+)", plan, re.M)} == {
+        f"train@{r}" for r in C4_FAMILY
+    }, plan
+    assert not (repo / "results/configs/c4.yaml").read_text().count("0.05")  # --plan wrote nothing
+    ran = dvc_ran(run(["dvc", "repro"], repo).stdout)
+    assert {s for s in ran if s.startswith("train@")} == {f"train@{r}" for r in C4_FAMILY}
+    assert dvc_stale(repo) == set()
+
+
+def test_dvc_on_a_fresh_clone_stops_before_training_when_a_run_is_added(origin, tmp_path):
+    """dvc.yaml's foreach reads the run list at parse time: the first repro stops with one line
+    saying to run it again, before any training; the second trains exactly the new run."""
+    repo = clone(origin, tmp_path)
+    edit_params_only(repo, add_run)
+    plan = run(["python", "workflow/scripts/configs.py", "--plan"], repo).stdout
+    assert re.findall(r"^(train@\S+)", plan, re.M) == ["train@c2"], plan
+    first = run(["dvc", "repro"], repo, check=False)
+    assert first.returncode != 0
+    assert not {s for s in dvc_ran(first.stdout) if s.startswith("train@")}
+    lines = [ln for ln in first.stderr.splitlines() if ln.startswith("error: params.yaml adds")]
+    assert len(lines) == 1 and "c2" in lines[0], first.stderr
+    assert "run `dvc repro` again" in lines[0]
+    ran = dvc_ran(run(["dvc", "repro"], repo).stdout)
+    assert {s for s in ran if s.startswith("train@")} == {"train@c2"}
+    assert dvc_stale(repo) == set()
 
 
 def test_a_fresh_clone_pulls_the_data_from_the_remote_and_is_up_to_date(origin, tmp_path):
@@ -243,9 +315,7 @@ def test_code_edits_rerun_the_stages_that_import_the_code(origin, tmp_path):
         fh.write("# an edit\n")
     stale = dvc_stale(repo)
     assert {f"train@{r}" for r in RUNS} <= stale and "configs" in stale
-    # every stage imports params.py, the data stages too: Snakemake rebuilds data/ first (the
-    # README's two steps), since it plans nothing behind a data job it must rerun (ancient links)
-    run(["snakemake", "--cores", "2", "data"], repo)
+    # every stage imports params.py, the data stages too: their rerun does not hide the trainings
     assert snakemake_planned_runs(repo, "train", "results/summary.md") == RUNS
 
 
@@ -257,8 +327,66 @@ def test_after_changing_one_runs_lr_only_its_metrics_change(origin, tmp_path):
     assert {s for s in ran if s.startswith("train@")} == {"train@c1m3"}
     diff = json.loads(run(["dvc", "metrics", "diff", "--json"], repo).stdout or "{}")
     changed = {path for path, values in diff.items() if values}
-    assert "results/runs/c1m3/metrics.json" in changed
-    assert changed <= {"results/runs/c1m3/metrics.json", "results/summary.json"}
+    assert "results/metrics/c1m3.json" in changed
+    assert changed <= {"results/metrics/c1m3.json", "results/headline.json"}
+    # flat keys only, at human size (blockbench.report.flat_metrics)
+    assert set(diff["results/metrics/c1m3.json"]) <= set(flat_metrics.RUN_KEYS)
+    table = run(["dvc", "metrics", "diff", "--md"], repo).stdout
+    assert "per_class" not in table and len(table.splitlines()) <= 16, table
+
+
+def test_dvc_metrics_show_is_a_small_flat_table(origin):
+    repo, _ = origin
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], repo).stdout)
+    files = next(iter(shown.values()))["data"]
+    assert set(files) == {f"results/metrics/{r}.json" for r in RUNS} | {"results/headline.json"}
+    for path, content in files.items():
+        values = content["data"]
+        assert all(not isinstance(v, (dict, list)) for v in values.values()), path
+        if path.startswith("results/metrics/"):
+            assert list(values) == list(flat_metrics.RUN_KEYS)
+    columns = set().union(*(content["data"] for content in files.values()))
+    assert len(columns) <= 20, sorted(columns)
+
+
+def test_dvc_plots_show_is_small_offline_and_holds_the_study_figures(origin, tmp_path):
+    repo, _ = origin
+    out = tmp_path / "plots"
+    run(["dvc", "plots", "show", "-o", str(out)], repo)
+    page = (out / "index.html").read_text()
+    assert (out / "index.html").stat().st_size < 20e6
+    assert "cdn.jsdelivr" not in page and "https://" not in page.split("<body>")[1]
+    assert "vegaEmbed" in page  # the inlined bundle, then one call per Vega plot
+    vega = page.count("vegaEmbed('#")
+    images = page.count("<img")
+    figures = {p.name for p in (repo / "results/study_figures").glob("*.png")}
+    assert all(f in page for f in figures)
+    assert 3 <= vega and vega + images <= 60, (vega, images)
+
+
+def test_the_snakemake_report_holds_the_summary_figures_and_tables_with_captions(origin, tmp_path):
+    repo = clone(origin, tmp_path)
+    run(["snakemake", "--report", "report.zip"], repo)
+    assert not (repo / "data").exists()  # a report builds nothing
+    with zipfile.ZipFile(repo / "report.zip") as zf:
+        names = zf.namelist()
+        text = "".join(
+            zf.read(n).decode("utf-8", "replace") for n in names if n.endswith((".html", ".js"))
+        )
+    assert any(n.endswith("summary.html") for n in names)
+    for figure in (repo / "results/study_figures").glob("*.png"):
+        assert any(n.endswith(figure.name) for n in names), figure.name
+    for table in ("comparisons.csv", "claims.csv"):
+        if (repo / "results/tables" / table).exists():
+            assert any(n.endswith(table) for n in names), table
+    for caption in (
+        "Training and validation loss and accuracy per epoch",
+        "Every comparison",
+        "the test confusion matrix",
+        "Per-run figures",
+        "Study figures",
+    ):
+        assert caption in text, caption
 
 
 def test_an_experiment_on_a_fresh_clone_retrains_only_its_run(origin, tmp_path):
@@ -268,3 +396,43 @@ def test_an_experiment_on_a_fresh_clone_retrains_only_its_run(origin, tmp_path):
     out = run(["dvc", "exp", "run", "-S", "runs.c1m3.lr=0.05"], repo).stdout
     assert {s for s in dvc_ran(out) if s.startswith("train@")} == {"train@c1m3"}
     assert "configs" in dvc_ran(out)
+
+
+def start_and_kill_mid_training(repo: Path, cmd: list[str], log: Path) -> None:
+    """Start `cmd`, wait until run c4 has finished an epoch, SIGKILL the whole process group."""
+    proc = subprocess.Popen(
+        cmd,
+        cwd=repo,
+        env=engine_env(repo),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 600
+    while not (log.is_file() and "c4: epoch 2/" in log.read_text()):
+        assert proc.poll() is None and time.monotonic() < deadline, "never reached epoch 2"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def test_a_kill_between_outputs_is_caught_by_each_engine(origin, tmp_path):
+    """A train stage killed after it wrote some outputs and before others: neither engine takes
+    the mix of old and new files for a finished run (Snakemake's incomplete marker, DVC's lock
+    hashes), and the rerun resumes from the checkpoint."""
+    repo = clone(origin, tmp_path)
+    edit_params_only(repo, lambda p: p["runs"]["c4"].update(epochs=200))
+    start_and_kill_mid_training(
+        repo, ["snakemake", "--cores", "2", "results/runs/c4/model.pt"], repo / "logs/train/c4.log"
+    )
+    # a half-finished job: Snakemake refuses to take it for done (it names the incomplete files);
+    # its own lock, left by the kill, is lifted first as it tells a user to
+    run(["snakemake", "--unlock"], repo)
+    proc = run(["snakemake", "-n", "--cores", "1", "results/summary.md"], repo, check=False)
+    assert "incomplete" in (proc.stdout + proc.stderr).lower(), proc.stderr[-2000:]
+    # simulate the mix directly for DVC: one output new, the others old
+    repo = clone(origin, tmp_path, "clone_dvc")
+    main_job(repo)
+    with open(repo / "results/runs/c4/model.pt", "ab") as fh:
+        fh.write(b"\0")
+    assert "train@c4" in dvc_stale(repo)

@@ -8,7 +8,7 @@ from typing import Callable
 
 from . import params as params_mod
 from .allocator import reuse_freed_memory
-from .errors import BlockbenchError
+from .errors import BlockbenchError, describe_os_error
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -27,6 +27,9 @@ def main(body: Callable[[argparse.Namespace, dict], None], p: argparse.ArgumentP
         body(args, params_mod.load(args.params))
     except BlockbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as exc:  # full disk, read-only results/, a name too long for the file system
+        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted: no output was written", file=sys.stderr)

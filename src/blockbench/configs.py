@@ -82,7 +82,7 @@ def _read(path: Path, expected: dict | None) -> dict:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise BlockbenchError(f"{path}: not found; {fix}") from None
-    except yaml.YAMLError:
+    except (yaml.YAMLError, UnicodeDecodeError):
         raise BlockbenchError(f"{path}: corrupt YAML; delete it and {fix}") from None
     if not isinstance(data, dict):
         raise BlockbenchError(f"{path}: not a resolved config; delete it and {fix}")

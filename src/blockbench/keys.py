@@ -58,6 +58,13 @@ def _dump(obj: dict, comment: str = "") -> str:
     )
 
 
+def _benchmark_text(params: dict) -> str:
+    return _dump(
+        configs.resolve_benchmark(params),
+        "# what the benchmark stage reads of the runs of params.yaml's benchmark.runs\n",
+    )
+
+
 def stamp_path(stage: str) -> Path:
     return STAMPS / f"{stage}.sha256"
 
@@ -101,13 +108,7 @@ def write_configs(params: dict, root: Path = Path(".")) -> dict[str, str]:
         write_text_if_changed(
             root / paths.split_config(name), _dump(configs.resolve_split(params, name))
         )
-    write_text_if_changed(
-        root / paths.BENCHMARK_CONFIG,
-        _dump(
-            configs.resolve_benchmark(params),
-            "# what the benchmark stage reads of the runs of params.yaml's benchmark.runs\n",
-        ),
-    )
+    write_text_if_changed(root / paths.BENCHMARK_CONFIG, _benchmark_text(params))
     write_text_if_changed(
         root / paths.RUN_LIST,
         _dump(
@@ -126,6 +127,46 @@ def write_configs(params: dict, root: Path = Path(".")) -> dict[str, str]:
         if old.stem not in params["splits"]:
             old.unlink()
     return runs
+
+
+def listed_runs(root: Path = Path(".")) -> list[str] | None:
+    """The runs results/configs/runs.yaml lists now (what dvc.yaml's foreach read), None if the
+    file is missing or unreadable."""
+    try:
+        data = yaml.safe_load((root / paths.RUN_LIST).read_text())
+        return list(data["expanded_runs"])
+    except (OSError, yaml.YAMLError, UnicodeDecodeError, TypeError, KeyError):
+        return None
+
+
+def _differs(path: Path, text: str) -> bool:
+    try:
+        return path.read_text() != text
+    except (OSError, UnicodeDecodeError):
+        return True
+
+
+def plan(params: dict, root: Path = Path(".")) -> list[tuple[str, str]]:
+    """What a params change will rerun, without writing anything: (DVC stage, why) for each run,
+    split and benchmark key file that `write` would change. The stages downstream of these
+    (evaluate, plot, aggregate) follow."""
+    listed = listed_runs(root)
+    listed = set(listed) if listed is not None else None
+    runs = params_mod.run_names(params)
+    out = []
+    for name in params["splits"]:
+        if _differs(root / paths.split_config(name), _dump(configs.resolve_split(params, name))):
+            out.append((f"split@{name}", "its split config changes"))
+    for name in runs:
+        if listed is not None and name not in listed:
+            out.append((f"train@{name}", "new run (needs a second `dvc repro`: see configs)"))
+        elif _differs(root / paths.run_config(name), _dump(configs.resolve(params, name))):
+            out.append((f"train@{name}", "its resolved config changes"))
+    for name in sorted((listed or set()) - set(runs)):
+        out.append((f"train@{name}", "removed from params.yaml (its stages go)"))
+    if _differs(root / paths.BENCHMARK_CONFIG, _benchmark_text(params)):
+        out.append(("benchmark", "a benchmarked run's network, batch size or optimizer changes"))
+    return out
 
 
 def write_stamps(params: dict, root: Path = Path(".")) -> None:

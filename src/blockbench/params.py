@@ -17,7 +17,9 @@ Runs are expanded here, once, for both engines (the Snakefile and the generated 
 
 from __future__ import annotations
 
+import difflib
 import functools
+import reprlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -42,6 +44,31 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(parts) if parts else "(top level)"
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    """repr of a value cut to `limit` characters, so one line stays one line whatever the value."""
+    short = reprlib.Repr()
+    short.maxstring = short.maxother = limit
+    short.maxlist = short.maxdict = 6
+    text = short.repr(value)
+    return text if len(text) <= 2 * limit else text[: 2 * limit - 3] + "..."
+
+
+def nearest(name: str, known) -> list[str]:
+    """The known names closest to a misspelt one (difflib), best first; at most three."""
+    return difflib.get_close_matches(str(name), [str(k) for k in known], n=3, cutoff=0.6)
+
+
+def _unknown(name: str, known, what: str) -> str:
+    """ "'c44' is not a named run; did you mean c4?" without listing every known name."""
+    known = list(known)
+    return f"{_short(name)} is not a named {what}{did_you_mean(name, known)} ({len(known)} known)"
+
+
+def did_you_mean(name: str, known) -> str:
+    close = nearest(name, known)
+    return f"; did you mean {' or '.join(close)}?" if close else ""
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     """One line naming the key and what is allowed."""
     key = _key_path(error)
@@ -49,25 +76,43 @@ def _describe(error: jsonschema.ValidationError) -> str:
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed))
         where = f"{key}." if error.absolute_path else ""
+        hint = did_you_mean(extra[0], allowed) if len(extra) == 1 else ""
         return (
-            f"unknown key {', '.join(where + e for e in extra)}; "
-            f"allowed keys{' in ' + key if error.absolute_path else ''}: {', '.join(allowed)}"
+            f"unknown key {', '.join(where + _short(e)[1:-1] for e in extra)}{hint} "
+            f"(allowed keys{' in ' + key if error.absolute_path else ''}: {', '.join(allowed)})"
         )
     if error.validator == "propertyNames":
         return (
-            f"{key}: name {error.instance!r} is not allowed "
-            "(lower case letters, digits and _, starting with a letter)"
+            f"{key}: name {_short(error.instance)} is not allowed "
+            "(lower case letters, digits and _, starting with a letter, at most 64 characters)"
         )
     if error.validator == "enum":
         allowed = ", ".join(map(str, error.validator_value))
-        return f"{key}: {error.instance!r} is not one of: {allowed}"
+        return f"{key}: {_short(error.instance)} is not one of: {allowed}"
     if error.validator == "type":
         want = error.validator_value
         want = " or ".join(want) if isinstance(want, list) else want
-        return f"{key}: {error.instance!r} has the wrong type; expected {want}"
+        return f"{key}: {_short(error.instance)} has the wrong type; expected {want}"
     if error.validator == "required":
-        return f"{key}: {error.message}"
-    return f"{key}: {error.message}"
+        missing = [k for k in error.validator_value if k not in error.instance]
+        hint = ""
+        if missing:  # a required key missing beside an unknown one is most likely misspelt
+            spare = [k for k in error.instance if k not in error.schema.get("properties", {})]
+            close = nearest(missing[0], spare)
+            where = f"{key}." if error.absolute_path else ""
+            hint = f" (is {where}{close[0]} a misspelling of it?)" if close else ""
+        return (
+            f"{key}: {error.message}{hint}"
+            if not missing
+            else (f"{key}: {missing[0]!r} is a required property{hint}")
+        )
+    name_pattern = _schema()["$defs"]["name"]["pattern"]
+    if error.validator == "pattern" and error.validator_value == name_pattern:
+        return (
+            f"{key}: name {_short(error.instance)} is not allowed "
+            "(lower case letters, digits and _, starting with a letter, at most 64 characters)"
+        )
+    return f"{key}: {_short(error.message, 120)[1:-1]}"
 
 
 def validate(params: Any, source: str = DEFAULT_PARAMS) -> dict:
@@ -80,13 +125,18 @@ def validate(params: Any, source: str = DEFAULT_PARAMS) -> dict:
         # The deepest error is the most specific one (an `allOf` wrapper reports the same key
         # twice).
         best = jsonschema.exceptions.best_match(errors)
-        raise ParamsError(f"{source}: {_describe(best)}")
+        # an unknown key beside a missing required one is most likely its misspelling: name it
+        unknown = [
+            e
+            for e in errors
+            if e.validator == "additionalProperties" and e.absolute_path == best.absolute_path
+        ]
+        raise ParamsError(f"{source}: {_describe(unknown[0] if unknown else best)}")
     for grid, spec in (params.get("grids") or {}).items():
         for base in spec["runs"]:
             if base not in params["runs"]:
                 raise ParamsError(
-                    f"{source}: grids.{grid}.runs: {base!r} is not a named run; "
-                    f"known runs: {', '.join(params['runs'])}"
+                    f"{source}: grids.{grid}.runs: {_unknown(base, params['runs'], 'run')}"
                 )
     try:
         expanded = expand_runs(params)
@@ -151,20 +201,14 @@ def validate(params: Any, source: str = DEFAULT_PARAMS) -> dict:
     for name in params.get("seeds") or {}:
         if name not in logical:
             raise ParamsError(
-                f"{source}: seeds.{name}: not a named run or grid run; known runs: "
-                f"{', '.join(logical)}"
+                f"{source}: seeds.{name}: {_unknown(name, logical, 'run or grid run')}"
             )
     for key, name in study_runs(params):
         if name not in logical:
-            raise ParamsError(
-                f"{source}: {key}: {name!r} is not a named run; known runs: {', '.join(logical)}"
-            )
+            raise ParamsError(f"{source}: {key}: {_unknown(name, logical, 'run')}")
     for name in params["benchmark"]["runs"]:
         if name not in logical:
-            raise ParamsError(
-                f"{source}: benchmark.runs: {name!r} is not a named run; known runs: "
-                f"{', '.join(logical)}"
-            )
+            raise ParamsError(f"{source}: benchmark.runs: {_unknown(name, logical, 'run')}")
     return params
 
 
@@ -301,14 +345,46 @@ def replicates(params: dict, logical: str) -> list[str]:
     return [n for n, e in expand_runs(params).items() if e.logical == logical]
 
 
-def load(path: str | Path = DEFAULT_PARAMS) -> dict:
-    """Read and validate a params file; every problem becomes a one-line ParamsError."""
+# params.yaml is a few kilobytes; a file far larger is a mistake (or an attack on the parser)
+MAX_PARAMS_BYTES = 1 << 20
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader without anchors and aliases: a YAML alias bomb (a billion laughs) would expand
+    to gigabytes in any consumer (ours, the schema's error message, Snakemake's config)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                "aliases (*name) are not allowed in params.yaml; write values out",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
+def read_yaml(path: str | Path, what: str = "file") -> Any:
+    """Parse a small YAML file (params.yaml or a config this project wrote) into Python objects;
+    a missing, oversized, binary or malformed file becomes a one-line ParamsError."""
     path = Path(path)
     try:
-        params = yaml.safe_load(path.read_text())
+        size = path.stat().st_size
+        if size > MAX_PARAMS_BYTES:
+            raise ParamsError(
+                f"{path}: {size:,} bytes, more than a {what} can be ({MAX_PARAMS_BYTES:,}); "
+                "is it the right file?"
+            )
+        text = path.read_bytes().decode("utf-8")
+        return yaml.load(text, Loader=_NoAliasLoader)
     except FileNotFoundError:
         raise ParamsError(
             f"{path}: file not found; run from the repository root or pass --params"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ParamsError(
+            f"{path}: not a text file (byte {exc.start} is not UTF-8); restore it from git"
         ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -316,20 +392,30 @@ def load(path: str | Path = DEFAULT_PARAMS) -> dict:
         raise ParamsError(
             f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}"
         ) from None
-    return validate(params, str(path))
+
+
+def load(path: str | Path = DEFAULT_PARAMS) -> dict:
+    """Read and validate a params file; every problem becomes a one-line ParamsError."""
+    return validate(read_yaml(path, "params file"), str(path))
 
 
 def split_config(params: dict, name: str) -> dict:
     """The `split` defaults overridden by `splits.<name>`."""
     if name not in params["splits"]:
-        raise ParamsError(f"unknown split {name!r}; known splits: {', '.join(params['splits'])}")
+        raise ParamsError(
+            f"unknown split {_short(name)}{did_you_mean(name, params['splits'])} "
+            f"({len(params['splits'])} splits in params.yaml)"
+        )
     return {**params["split"], **(params["splits"][name] or {})}
 
 
 def _entry(params: dict, name: str) -> Entry:
     expanded = expand_runs(params)
     if name not in expanded:
-        raise ParamsError(f"unknown run {name!r}; known runs: {', '.join(expanded)}")
+        raise ParamsError(
+            f"unknown run {_short(name)}{did_you_mean(name, expanded)} ({len(expanded)} runs in "
+            "params.yaml; results/configs/runs.yaml lists them)"
+        )
     return expanded[name]
 
 

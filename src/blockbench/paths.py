@@ -15,6 +15,7 @@ CONFIGS = RESULTS / "configs"
 RUN_LIST = CONFIGS / "runs.yaml"
 SUMMARY = RESULTS / "summary.md"
 SUMMARY_JSON = RESULTS / "summary.json"
+SUMMARY_HTML = RESULTS / "summary.html"  # the same report as one HTML page (Snakemake's report)
 TABLES = RESULTS / "tables"
 FIGURES = RESULTS / "study_figures"  # sorts after runs/ and splits/: see blockbench.keys
 # The benchmark stage's timings. The name sorts after code/ and configs/ (its keys) and before

@@ -8,9 +8,11 @@ give the same bytes (both engines must produce byte-identical outputs).
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -25,11 +27,16 @@ _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success rename it onto `path`, else delete it."""
+    """Yield a temporary path beside `path`; on success rename it onto `path`, else delete it.
+
+    The temporary name carries the writer's process id (`.<name>.<pid>-<random>.tmp<suffix>`): a
+    writer killed with SIGKILL cannot delete its file, so the next write of the same output
+    deletes the temporary files of writers that no longer run (`remove_stale_temporaries`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + path.suffix
+        dir=path.parent, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp" + path.suffix
     )
     os.close(fd)
     tmp = Path(tmp)
@@ -39,6 +46,34 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Delete the temporary files that killed writers of `path` left beside it; returns them.
+    A file whose writer still runs (on this machine) is kept."""
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)-[^/]*\.tmp{re.escape(path.suffix)}")
+    removed = []
+    try:
+        candidates = list(path.parent.glob(f".{glob.escape(path.name)}.*.tmp*"))
+    except OSError:
+        return removed
+    for candidate in candidates:
+        match = pattern.fullmatch(candidate.name)
+        if match and not _alive(int(match[1])):
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+    return removed
 
 
 def _umask() -> int:

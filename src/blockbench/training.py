@@ -205,17 +205,28 @@ class _Progress:
 
     def __init__(self, total: int, desc: str, done: int = 0):
         self.tty = sys.stderr.isatty()
-        self.desc = desc
+        self.desc, self.total, self.done = desc, total, done
+        self.seconds = 0.0  # the epochs of this process (a resumed run's earlier ones not known)
+        self.timed = 0
         self.bar = tqdm(total=total, initial=done, desc=desc, unit="epoch") if self.tty else None
 
-    def update(self, row: dict) -> None:
-        text = (
-            f"epoch {row['epoch']}: train loss {row['train_loss']:.4f}, "
-            f"val loss {row['val_loss']:.4f}, "
-            f"val acc {row['val_acc']:.4f} ({row['seconds']:.1f}s)"
+    def line(self, row: dict) -> str:
+        """`epoch 3/25: ..., 6.0s, ~2m 18s left`: the time left from the mean epoch so far."""
+        self.seconds += row["seconds"]
+        self.timed += 1
+        left = (self.total - row["epoch"]) * self.seconds / self.timed
+        minutes, secs = divmod(round(left), 60)
+        eta = f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+        return (
+            f"epoch {row['epoch']}/{self.total}: train loss {row['train_loss']:.4f}, "
+            f"val loss {row['val_loss']:.4f}, val acc {row['val_acc']:.4f} "
+            f"({row['seconds']:.1f}s, ~{eta} left)"
         )
+
+    def update(self, row: dict) -> None:
+        text = self.line(row)
         if self.bar is not None:
-            self.bar.set_postfix_str(text.split(": ", 1)[1])
+            self.bar.set_postfix_str(text.split(": ", 1)[1].split(" (", 1)[0])
             self.bar.update(1)
         else:
             print(f"{self.desc}: {text}", file=sys.stderr, flush=True)
@@ -373,6 +384,11 @@ def train(
 
     last = history[-1]
     if cfg["select"] == "best_val":
+        if best is None:  # every validation loss NaN or infinite: nothing to select
+            raise BlockbenchError(
+                f"{name}: the validation loss was not finite in any of the {cfg['epochs']} "
+                f"epochs (training diverged); lower lr ({cfg['lr']}) and rerun"
+            )
         chosen_epoch, state = best
         model.load_state_dict(state)
     else:

@@ -15,7 +15,16 @@ from pathlib import Path
 from .. import paths
 from ..params import remedy_table, twin_table
 from ..storage import write_json, write_text
-from . import claims, prose_answers, prose_imbalance, prose_models, statistics
+from . import (
+    claims,
+    dvc_plots,
+    flat_metrics,
+    prose_answers,
+    prose_imbalance,
+    prose_models,
+    statistics,
+    summary_html,
+)
 from .runs import Group, accuracy, last, load_groups, minority_recall, val_balanced_accuracy
 from .tables import Tables, p_value, seeds_text
 
@@ -390,9 +399,13 @@ def _p_is(p: float | None) -> str:
 
 
 def aggregate(params: dict, root: Path = Path(".")) -> None:
-    text_md, summary = Study(params, root).build()
+    study = Study(params, root)
+    text_md, summary = study.build()
+    flat_metrics.write([r for g in study.groups.values() for r in g.runs], summary, root)
+    dvc_plots.write(params, study.groups, root)
     write_json(root / SUMMARY_JSON, summary)
     write_text(root / SUMMARY, text_md)
+    write_text(root / paths.SUMMARY_HTML, summary_html.render(text_md))
     print(
         f"aggregate: wrote {SUMMARY}, {SUMMARY_JSON} and "
         f"{len(list((root / TABLES).glob('*.csv')))} tables"

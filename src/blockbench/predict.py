@@ -1,0 +1,132 @@
+"""Use a trained model outside the pipeline: classify images, or export it as TorchScript.
+
+    python -m blockbench.predict --model results/runs/c4/model.pt digit.png other.png
+    python -m blockbench.predict --model results/runs/c4/model.pt batch.npy
+    python -m blockbench.predict --model results/runs/c4/model.pt --export c4.torchscript.pt
+
+Images are 28x28 grayscale: PNG files (converted to 8-bit grayscale) or one `.npy` batch of shape
+N x 28 x 28 with values 0-255 (uint8 or float), white digits on black as in MNIST. The prediction
+prints one line per image: its name, the predicted class and that class's probability.
+
+The export is a TorchScript module that holds the network *and* the input scaling of its training
+set (x / 255, minus the training mean, over the training std: `input_mean`, `input_std` in
+model.pt), so it needs torch alone: it takes a float tensor N x 28 x 28 of raw 0-255 pixel values,
+any N, and returns N x 10 class probabilities (README, "Using a model outside the pipeline").
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import BlockbenchError, describe_os_error
+from .models import load_checkpoint
+
+
+class Standalone(nn.Module):
+    """The network with its input scaling: raw pixels (N x 28 x 28, 0-255) -> probabilities."""
+
+    def __init__(self, network: nn.Module, mean: float, std: float):
+        super().__init__()
+        self.network = network
+        self.register_buffer("mean", torch.tensor(float(mean)))
+        self.register_buffer("std", torch.tensor(float(std)))
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        x = (pixels.float() / 255.0 - self.mean) / self.std
+        x = x.unsqueeze(1).contiguous(memory_format=torch.channels_last)  # as in evaluation
+        return torch.softmax(self.network(x), dim=1)
+
+
+def standalone(model_path: str | Path) -> Standalone:
+    network, ckpt = load_checkpoint(model_path)
+    if "input_mean" not in ckpt or "input_std" not in ckpt:
+        raise BlockbenchError(f"{model_path}: no input scaling recorded; retrain the run")
+    return Standalone(network, ckpt["input_mean"], ckpt["input_std"]).eval()
+
+
+def export(model_path: str | Path, out: str | Path) -> Path:
+    """Trace the standalone module (batch size free: nothing in the network depends on it) and
+    save it as TorchScript, atomically."""
+    from .storage import atomic_path
+
+    module = standalone(model_path)
+    example = torch.zeros(2, 28, 28)
+    with torch.no_grad():
+        traced = torch.jit.trace(module, example)
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        torch.jit.save(traced, str(tmp))
+    return out
+
+
+def read_images(paths: list[str]) -> tuple[list[str], np.ndarray]:
+    """Names and an N x 28 x 28 float array of 0-255 pixel values."""
+    if len(paths) == 1 and paths[0].endswith(".npy"):
+        try:
+            batch = np.load(paths[0], allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise BlockbenchError(f"{paths[0]}: not a readable .npy array ({exc})") from None
+        if batch.ndim == 2:
+            batch = batch[None]
+        if batch.ndim != 3 or batch.shape[1:] != (28, 28):
+            raise BlockbenchError(f"{paths[0]}: shape {batch.shape}; expected N x 28 x 28")
+        return [f"{paths[0]}[{i}]" for i in range(len(batch))], batch.astype(np.float32)
+    from PIL import Image, UnidentifiedImageError
+
+    images = []
+    for p in paths:
+        try:
+            with Image.open(p) as im:
+                gray = np.asarray(im.convert("L"), dtype=np.float32)
+        except (OSError, UnidentifiedImageError) as exc:
+            raise BlockbenchError(f"{p}: not a readable image ({exc})") from None
+        if gray.shape != (28, 28):
+            raise BlockbenchError(f"{p}: {gray.shape[1]}x{gray.shape[0]} pixels; expected 28x28")
+        images.append(gray)
+    return list(paths), np.stack(images)
+
+
+def predict(model_path: str | Path, pixels: np.ndarray) -> np.ndarray:
+    """Class probabilities, N x 10."""
+    module = standalone(model_path)
+    with torch.no_grad():
+        return module(torch.from_numpy(np.ascontiguousarray(pixels))).numpy()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True, help="a trained model.pt (results/runs/<run>/)")
+    p.add_argument("images", nargs="*", help="PNG files, or one .npy batch (N x 28 x 28)")
+    p.add_argument("--export", metavar="OUT", help="write a standalone TorchScript file instead")
+    args = p.parse_args(argv)
+    try:
+        if args.export:
+            out = export(args.model, args.export)
+            print(
+                f"wrote {out}: TorchScript, input N x 28 x 28 raw pixels (0-255), "
+                "output N x 10 probabilities"
+            )
+            return 0
+        if not args.images:
+            raise BlockbenchError("no images given: name PNG files or one .npy batch")
+        names, pixels = read_images(args.images)
+        probs = predict(args.model, pixels)
+        for name, row in zip(names, probs):
+            print(f"{name}\t{int(row.argmax())}\t{row.max():.4f}")
+        return 0
+    except BlockbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
