@@ -14,7 +14,8 @@
 #   confusion.csv links it to plot; aggregate writes after runs/, speed/ and splits/), so a fresh clone
 #   has nothing to do and a rerun still reruns what follows;
 # - the rest is ancient(): code files (declared; keyed by the fingerprint), data/ (rebuilt on a
-#   clone, before planning: blockbench.checkout), and outputs already linked by another file.
+#   clone and brought up to date before planning: blockbench.checkout), and outputs already linked
+#   by another file.
 # Parsing imports neither torch nor pandas.
 import sys
 
@@ -45,8 +46,9 @@ try:
         checkout.hold_dvc_lock()  # one engine at a time (blockbench.checkout)
     RUNS = keys.write(config)  # run -> split; only files whose content changed are rewritten
     if workflow.is_main_process and checkout.plans_jobs(sys.argv):
-        # a fresh clone: data/ before the DAG, or one edited run would plan every run's training
-        checkout.build_missing_data(config["data"]["dataset"], list(config["splits"]))
+        # data/ up to date before the DAG (a fresh clone, a code edit every stage imports), or
+        # Snakemake would plan every training behind a data job, or hide them (blockbench.checkout)
+        checkout.update_data(config["data"]["dataset"], list(config["splits"]))
 except BlockbenchError as exc:
     stop(exc)
 

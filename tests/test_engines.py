@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -436,3 +438,82 @@ def test_a_kill_between_outputs_is_caught_by_each_engine(origin, tmp_path):
     with open(repo / "results/runs/c4/model.pt", "ab") as fh:
         fh.write(b"\0")
     assert "train@c4" in dvc_stale(repo)
+
+
+# ------------------------------------------------------------------ checked in a real browser
+def chromium() -> str:
+    """Debian's chromium, installed with apt-get where missing (as scripts/slurm_cluster.sh does
+    for SLURM); the test is skipped, naming why, where it cannot be installed."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("chromium missing and apt-get unavailable (not root)")
+    apt = [
+        "apt-get",
+        "-q",
+        "-o",
+        "DPkg::Lock::Timeout=120",
+        "install",
+        "-y",
+        "--no-install-recommends",
+        "chromium",
+    ]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if subprocess.run(apt, capture_output=True, env=env).returncode != 0:
+        subprocess.run(["apt-get", "-q", "update"], capture_output=True, env=env)
+        if subprocess.run(apt, capture_output=True, env=env).returncode != 0:
+            pytest.skip("apt-get install chromium failed")
+    return shutil.which("chromium")
+
+
+def browse(page: Path, tmp_path: Path) -> tuple[str, np.ndarray]:
+    """The page's DOM after its scripts ran and a screenshot, in headless Chromium with the
+    network cut off (every host name fails to resolve, no proxy)."""
+    flags = [
+        chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--proxy-server=127.0.0.1:9",
+        "--virtual-time-budget=20000",
+        "--window-size=1400,2400",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    dom = subprocess.run(
+        [*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=180
+    ).stdout
+    shot = tmp_path / "screenshot.png"
+    subprocess.run(
+        [*flags, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=180
+    )
+    from PIL import Image
+
+    with Image.open(shot) as im:
+        pixels = np.asarray(im.convert("L"), dtype=float)
+    return dom, pixels
+
+
+@pytest.mark.browser
+def test_dvc_plots_page_renders_offline_in_a_browser(origin, tmp_path):
+    repo, _ = origin
+    run(["dvc", "plots", "show", "-o", str(tmp_path / "plots")], repo)
+    dom, pixels = browse(tmp_path / "plots" / "index.html", tmp_path)
+    assert dom.count("<canvas") + dom.count("<svg") >= 3, dom[-3000:]  # Vega drew its plots
+    assert "<img" in dom
+    assert pixels.std() > 5, "blank page"
+
+
+@pytest.mark.browser
+def test_snakemake_report_renders_offline_in_a_browser(origin, tmp_path):
+    repo = clone(origin, tmp_path)
+    run(["snakemake", "--report", "report.zip"], repo)
+    with zipfile.ZipFile(repo / "report.zip") as zf:
+        zf.extractall(tmp_path / "report")
+    page = next((tmp_path / "report").rglob("report.html"))
+    dom, pixels = browse(page, tmp_path)
+    for category in ("Summary", "Study figures", "Tables", "Per-run figures"):
+        assert category in dom, category
+    assert pixels.std() > 5, "blank page"

@@ -5,6 +5,7 @@ training, a batch larger than the training set."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -97,6 +98,59 @@ def test_dvc_refuses_to_start_while_snakemake_runs(tmp_path):
 def test_without_dvc_the_lock_is_not_taken(tmp_path):
     assert checkout.hold_dvc_lock(tmp_path) is False
     assert not (tmp_path / ".dvc").exists()
+
+
+FAKE_STAGE = """import sys, pathlib
+root = pathlib.Path('.')
+with open('calls.log', 'a') as fh:
+    fh.write(' '.join(sys.argv[1:]) or 'download')
+    fh.write('\\n')
+if len(sys.argv) > 2:
+    out = root / 'data/prepared' / sys.argv[2] / 'split.npz'
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text('split')
+else:
+    for name in ('digits.npz', 'digits.json'):
+        (root / 'data/raw').mkdir(parents=True, exist_ok=True)
+        (root / 'data/raw' / name).write_text('raw')
+"""
+
+
+def test_data_is_rebuilt_where_missing_or_older_than_what_it_is_made_from(tmp_path):
+    """What the Snakefile runs before planning (blockbench.checkout.update_data), judged by
+    modification times as Snakemake would: missing outputs, a newer code fingerprint, a newer
+    split config, newer raw data."""
+    for script in ("download.py", "split.py"):
+        (tmp_path / "workflow/scripts").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "workflow/scripts" / script).write_text(FAKE_STAGE)
+    keys = {
+        "download": tmp_path / "results/code/download.sha256",
+        "split": tmp_path / "results/code/split.sha256",
+        "a": tmp_path / "results/configs/splits/a.yaml",
+        "b": tmp_path / "results/configs/splits/b.yaml",
+    }
+    for path in keys.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("key")
+        os.utime(path, (1000, 1000))
+
+    def update() -> list[str]:
+        (tmp_path / "calls.log").write_text("")
+        checkout.update_data("digits", ["a", "b"], tmp_path)
+        return (tmp_path / "calls.log").read_text().split("\n")[:-1]
+
+    def touch(key: str) -> None:
+        os.utime(keys[key], None)  # now: newer than every output built before
+
+    assert update() == ["download", "--split a", "--split b"]  # a fresh clone
+    assert update() == []  # up to date: nothing runs
+    touch("a")
+    assert update() == ["--split a"]
+    touch("split")
+    assert update() == ["--split a", "--split b"]
+    touch("download")
+    assert update() == ["download", "--split a", "--split b"]  # newer raw data: every split
+    assert update() == []
 
 
 # ------------------------------------------------------------- 2. temporary files left by a kill

@@ -5,11 +5,12 @@
   Snakefile takes DVC's own repository lock (`.dvc/tmp/lock`, an flock as DVC takes it) for as long
   as Snakemake runs: a `dvc repro` started meanwhile is refused by DVC ("Unable to acquire lock"),
   and a Snakemake started during a `dvc repro` stops with one line.
-- **A fresh clone's data first.** A clone has every trained run but no data/ (rebuilt, not in
-  git). Snakemake reruns every job downstream of a job it must run unless the link is `ancient()`
-  *and the file exists*, so with data/ missing, one edited run would plan every run's training.
-  Building the missing raw data and splits before the DAG is planned (the same stage scripts, in
-  a subprocess) leaves only the runs a change touches.
+- **data/ first.** A clone has every trained run but no data/ (rebuilt, not in git). Snakemake
+  reruns every job downstream of a job it must run unless the link is `ancient()` *and the file
+  exists*, so with data/ missing, one edited run would plan every run's training; and a data job
+  it must rerun (after a code edit every stage imports) hides the trainings behind it. Bringing
+  the raw data and splits up to date before the DAG is planned (the same stage scripts, in a
+  subprocess) leaves only the runs a change touches.
 
 Only the standard library here: the Snakefile imports this while it parses.
 """
@@ -56,41 +57,58 @@ def hold_dvc_lock(root: Path = Path(".")) -> bool:
     return True
 
 
-def missing_data(dataset: str, splits: list[str], root: Path = Path(".")) -> list[list[str]]:
-    """The stage commands (argument lists) that would build what is missing of data/."""
-    commands = []
-    if not (root / paths.raw(dataset)).is_file() or not (root / paths.raw_info(dataset)).is_file():
-        commands.append(["workflow/scripts/download.py"])
-    commands += [
-        ["workflow/scripts/split.py", "--split", s]
-        for s in splits
-        if not (root / paths.prepared(s)).is_file()
-    ]
-    return commands
+def _older(path: Path, *keys: Path) -> bool:
+    """Missing, or older than one of the files it is made from (as Snakemake's mtime rule)."""
+    if not path.is_file():
+        return True
+    mtime = path.stat().st_mtime
+    return any(k.is_file() and k.stat().st_mtime > mtime for k in keys)
 
 
-def build_missing_data(dataset: str, splits: list[str], root: Path = Path(".")) -> int:
-    """Run the download and split stages for whatever of data/ is missing; returns how many stage
-    commands ran. A failing stage raises BlockbenchError with its own last line."""
-    commands = missing_data(dataset, splits, root)
-    if not commands:
-        return 0
-    print(
-        f"blockbench: data/ is incomplete (a fresh clone?): building it before Snakemake plans, "
-        f"so that no committed run looks out of date ({len(commands)} stage commands)",
-        file=sys.stderr,
-        flush=True,
-    )
+def _run(command: list[str], root: Path) -> None:
     python = shutil.which("python") or sys.executable
-    for command in commands:
-        print(f"blockbench: python {' '.join(command)}", file=sys.stderr, flush=True)
-        proc = subprocess.run(
-            [python, *command], cwd=root, stdout=sys.stderr, stderr=subprocess.PIPE, text=True
-        )
-        if proc.returncode != 0:
-            lines = proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"]
-            raise BlockbenchError(f"building data/ failed: python {' '.join(command)}: {lines[-1]}")
-    return len(commands)
+    print(f"blockbench: python {' '.join(command)}", file=sys.stderr, flush=True)
+    proc = subprocess.run(
+        [python, *command], cwd=root, stdout=sys.stderr, stderr=subprocess.PIPE, text=True
+    )
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"]
+        raise BlockbenchError(f"building data/ failed: python {' '.join(command)}: {lines[-1]}")
+
+
+def update_data(dataset: str, splits: list[str], root: Path = Path(".")) -> int:
+    """Run the download and split stages where their outputs are missing or older than what they
+    are made from (the stage's code fingerprint, the split's config, the raw data); returns how
+    many stage commands ran. A failing stage raises BlockbenchError with its own last line.
+
+    Why before planning: Snakemake does not plan a job that depends on a job it must rerun
+    through an existing `ancient()` file, *and* it no longer judges that job by its own inputs
+    (it masks it behind the rerun), so a data job in the DAG would hide every training behind it;
+    a missing file (a fresh clone) instead makes every training behind it rerun."""
+    raw, info = root / paths.raw(dataset), root / paths.raw_info(dataset)
+    stamps = root / paths.RESULTS / "code"
+    ran = 0
+
+    def announce() -> None:
+        if not ran:
+            print(
+                "blockbench: data/ is missing or out of date (a fresh clone?): building it before "
+                "Snakemake plans, so that no committed run looks out of date",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    if _older(raw, stamps / "download.sha256") or _older(info, stamps / "download.sha256"):
+        announce()
+        _run(["workflow/scripts/download.py"], root)
+        ran += 1
+    for split in splits:
+        keys = (root / paths.split_config(split), stamps / "split.sha256", raw)
+        if _older(root / paths.prepared(split), *keys):
+            announce()
+            _run(["workflow/scripts/split.py", "--split", split], root)
+            ran += 1
+    return ran
 
 
 # Snakemake invocations that plan or run jobs; the others (lint, report, graphs, ...) touch nothing.
