@@ -532,3 +532,49 @@ def test_the_committed_report_quotes_its_tables():
     if "## Headline" not in summary.read_text():
         pytest.skip("the committed report predates the headline format")
     assert sentence_numbers_missing_from_tables(summary.read_text(), REPO) == []
+
+
+def test_dvc_metrics_are_flat_and_the_headline_names_the_primary_comparisons(built):
+    """What `dvc metrics` shows: one flat file per run (its 11 numbers, read from that run's own
+    files) and the primary comparisons by short name, the verdict as a number."""
+    from blockbench.report import flat_metrics
+
+    root, params = built
+    files = sorted(p.stem for p in (root / flat_metrics.METRICS_DIR).glob("*.json"))
+    assert files == sorted(bbp.run_names(params))
+    run = files[0]
+    flat = json.loads((root / flat_metrics.METRICS_DIR / f"{run}.json").read_text())
+    metrics = json.loads((root / "results/runs" / run / "metrics.json").read_text())
+    train = json.loads((root / "results/runs" / run / "train.json").read_text())
+    assert list(flat) == sorted(flat_metrics.RUN_KEYS)  # write_json sorts the keys
+    assert flat["accuracy"] == metrics["accuracy"]
+    assert flat["macro_f1"] == metrics["macro_avg"]["f1-score"]
+    assert flat["minority_recall"] == metrics["minority_recall_mean"]
+    assert flat["best_val_loss"] == train["selected"]["val_loss"]
+    assert flat["macs"] == train["macs_per_image"]
+    head = json.loads((root / flat_metrics.HEADLINE).read_text())
+    primary = pd.read_csv(root / report.TABLES / "primary.csv")
+    names = ["architecture", "training_speed", "remedy.a", "reference.a", "remedy.b", "reference.b"]
+    assert {k for k in head if not k.startswith(("verdict.", "seeds."))} == set(names)
+    for name, verdict in zip(names, primary["verdict"]):
+        code = head[f"verdict.{name}"]
+        if verdict.startswith("different"):
+            assert code == (1 if "higher" in verdict else -1), name
+        else:
+            assert code == (0 if verdict.startswith("equivalent") else None), name
+    assert head["seeds.architecture"] == 4 and head["seeds.reference.a"] == 3
+
+
+def test_dvc_plot_data_pools_the_headline_pair_and_the_remedies(built):
+    root, params = built
+    curves = pd.read_csv(root / "results/plots/mobilenet_curves.csv")
+    seeds = [
+        pd.read_csv(root / "results/runs" / r / "history.csv") for r in bbp.replicates(params, "a")
+    ]
+    n = min(len(h) for h in seeds)
+    assert len(curves) == n
+    stacked = np.stack([h["val_loss"].to_numpy()[:n] for h in seeds])
+    assert np.allclose(curves["val_loss_mean"], stacked.mean(0), rtol=1e-5)
+    assert np.allclose(curves["val_loss_max"], stacked.max(0), rtol=1e-5)
+    remedies = pd.read_csv(root / "results/plots/remedies.csv")
+    assert set(remedies["remedy"]) >= {"a none", "b none"}

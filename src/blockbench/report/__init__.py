@@ -401,7 +401,7 @@ def _p_is(p: float | None) -> str:
 def aggregate(params: dict, root: Path = Path(".")) -> None:
     study = Study(params, root)
     text_md, summary = study.build()
-    flat_metrics.write([r for g in study.groups.values() for r in g.runs], summary, root)
+    flat_metrics.write([r for g in study.groups.values() for r in g.runs], study, root)
     dvc_plots.write(params, study.groups, root)
     write_json(root / SUMMARY_JSON, summary)
     write_text(root / SUMMARY, text_md)

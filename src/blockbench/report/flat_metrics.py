@@ -9,11 +9,11 @@ metrics.json stays an output of evaluate).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from .. import paths
 from ..storage import write_json
+from . import statistics
 from .runs import Run, minority_ap, minority_recall
 
 METRICS_DIR = paths.RESULTS / "metrics"
@@ -51,32 +51,44 @@ def run_metrics(r: Run) -> dict:
     }
 
 
-def _key(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+def headline_id(study, a: str, b: str, metric: str) -> str | None:
+    """A primary comparison's short name: `architecture`, `training_speed`, `remedy.<base>` (the
+    remedy chosen for that architecture vs none), `reference.<base>` (vs the balanced reference)."""
+    if "time" in metric:
+        return "training_speed"
+    if {a, b} == {study.study["mobilenet"], study.study["plain"]}:
+        return "architecture"
+    for base, variants in study.remedies.items():
+        if b == base:
+            return f"remedy.{base}"
+        if b == variants.get(study.reference):
+            return f"reference.{base}"
+    return None
 
 
-def headline(summary: dict) -> dict:
-    """One flat key per primary comparison (its difference, b - a, and the seeds it used) and
-    the verdict as a number: +1 different and higher, -1 different and lower, 0 equivalent,
-    null inconclusive (DVC compares numbers)."""
+def headline(study) -> dict:
+    """Per primary comparison (short name): its difference (first run minus second, in the
+    metric's unit: a fraction, or ln of the time ratio), the verdict as a number (+1 different
+    and higher, -1 different and lower, 0 equivalent, null inconclusive: DVC compares numbers) and
+    the seeds it used. `dvc exp show --drop '.*' --keep 'Experiment|architecture|training_speed|
+    remedy\\..*|reference\\..*'` shows the differences in 120 columns."""
     out = {}
-    for name, c in summary["comparisons"].items():
-        if c.get("family") != "primary":
+    for key, c in study.family.items.items():
+        if c.family != "primary":
             continue
-        key = _key(name)
-        verdict = str(c.get("verdict", ""))
+        name = headline_id(study, c.a, c.b, c.metric) or key
         code = None
-        if verdict.startswith("different"):
-            code = 1 if (c["difference"] or 0) > 0 else -1
-        elif verdict.startswith("equivalent"):
+        if c.verdict == statistics.DIFFERENT:
+            code = 1 if c.result["diff"] > 0 else -1
+        elif c.verdict == statistics.EQUIVALENT:
             code = 0
-        out[f"{key}.difference"] = c["difference"]
-        out[f"{key}.verdict"] = code
-        out[f"{key}.seeds"] = c.get("seeds")
+        out[name] = c.result["diff"]
+        out[f"verdict.{name}"] = code
+        out[f"seeds.{name}"] = c.result["n"]
     return out
 
 
-def write(runs: list[Run], summary: dict, root: Path = Path(".")) -> None:
+def write(runs: list[Run], study, root: Path = Path(".")) -> None:
     """results/metrics/<run>.json for every run (files of runs no longer declared removed) and
     results/headline.json."""
     names = set()
@@ -86,4 +98,4 @@ def write(runs: list[Run], summary: dict, root: Path = Path(".")) -> None:
     for old in (root / METRICS_DIR).glob("*.json"):
         if old.name not in names:
             old.unlink()
-    write_json(root / HEADLINE, headline(summary))
+    write_json(root / HEADLINE, headline(study))
