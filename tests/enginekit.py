@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -32,11 +33,18 @@ def git(repo: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def dvc_init(repo: Path, *flags: str) -> None:
+    """`dvc init` and the repository's own DVC settings (the offline `dvc plots` page)."""
+    run(["dvc", "init", *flags, "-q"], repo)
+    shutil.copy2(REPO / ".dvc" / "offline_plots.html", repo / ".dvc" / "offline_plots.html")
+    run(["dvc", "config", "plots.html_template", "offline_plots.html"], repo)
+
+
 def make_copy(dest: Path, params: dict, dvc: bool) -> Path:
     """A minimal copy of the repo with `params` as params.yaml and its run configs written."""
     copy_pipeline(REPO, dest, params)
     if dvc:
-        run(["dvc", "init", "--no-scm", "-q"], dest)
+        dvc_init(dest, "--no-scm")
     return dest
 
 

@@ -22,6 +22,7 @@ import pytest
 import yaml
 from conftest import digits_params
 from enginekit import (
+    dvc_init,
     dvc_ran,
     dvc_stale,
     edit_params,
@@ -105,7 +106,7 @@ def origin(tmp_path_factory):
     base = tmp_path_factory.mktemp("engines")
     repo = make_copy(base / "origin", engine_params(), dvc=False)
     git(repo, "init", "-q")
-    run(["dvc", "init", "-q"], repo)
+    dvc_init(repo)
     out = run(["dvc", "repro"], repo).stdout
     run(["dvc", "remote", "add", "-d", "local", str(base / "remote")], repo)
     run(["dvc", "push", "-q"], repo)
@@ -346,7 +347,7 @@ def test_dvc_metrics_show_is_a_small_flat_table(origin):
         values = content["data"]
         assert all(not isinstance(v, (dict, list)) for v in values.values()), path
         if path.startswith("results/metrics/"):
-            assert list(values) == list(flat_metrics.RUN_KEYS)
+            assert set(values) == set(flat_metrics.RUN_KEYS)
     columns = set().union(*(content["data"] for content in files.values()))
     assert len(columns) <= 20, sorted(columns)
 
@@ -357,7 +358,7 @@ def test_dvc_plots_show_is_small_offline_and_holds_the_study_figures(origin, tmp
     run(["dvc", "plots", "show", "-o", str(out)], repo)
     page = (out / "index.html").read_text()
     assert (out / "index.html").stat().st_size < 20e6
-    assert "cdn.jsdelivr" not in page and "https://" not in page.split("<body>")[1]
+    assert not re.findall(r"<script[^>]*src=", page)  # every script inlined: nothing fetched
     assert "vegaEmbed" in page  # the inlined bundle, then one call per Vega plot
     vega = page.count("vegaEmbed('#")
     images = page.count("<img")
@@ -427,11 +428,12 @@ def test_a_kill_between_outputs_is_caught_by_each_engine(origin, tmp_path):
     start_and_kill_mid_training(
         repo, ["snakemake", "--cores", "2", "results/runs/c4/model.pt"], repo / "logs/train/c4.log"
     )
-    # a half-finished job: Snakemake refuses to take it for done (it names the incomplete files);
-    # its own lock, left by the kill, is lifted first as it tells a user to
-    run(["snakemake", "--unlock"], repo)
-    proc = run(["snakemake", "-n", "--cores", "1", "results/summary.md"], repo, check=False)
-    assert "incomplete" in (proc.stdout + proc.stderr).lower(), proc.stderr[-2000:]
+    # Snakemake deleted the job's old outputs before starting it, so no old file is left to mix
+    # with new ones, and the unfinished job is planned again
+    assert not (repo / "results/runs/c4/model.pt").exists()
+    assert not (repo / "results/runs/c4/train.json").exists()
+    run(["snakemake", "--unlock"], repo)  # its lock, left by the kill, lifted as it tells a user
+    assert "c4" in snakemake_planned_runs(repo, "train", "results/summary.md")
     # simulate the mix directly for DVC: one output new, the others old
     repo = clone(origin, tmp_path, "clone_dvc")
     main_job(repo)
