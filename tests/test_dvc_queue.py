@@ -55,7 +55,8 @@ def experiments(repo) -> tuple[dict, dict[str, dict]]:
 
 
 def metrics(data: dict, run_name: str) -> dict:
-    return data["metrics"][f"results/runs/{run_name}/metrics.json"]["data"]
+    """The run's flat metrics file, what `dvc exp show` lists (blockbench.report.flat_metrics)."""
+    return data["metrics"][f"results/metrics/{run_name}.json"]["data"]
 
 
 def run_params(data: dict, run_name: str) -> dict:
