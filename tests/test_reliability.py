@@ -35,6 +35,17 @@ def one_line_error(proc: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
+def snakemake_dry_run(repo: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["snakemake", "-n", "--cores", "1"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=engine_env(repo),
+        timeout=timeout,
+    )
+
+
 # ------------------------------------------------------------------ 1. two engines in one checkout
 HOLD_DVC_LOCK = (  # DVC's own lock class, as `dvc repro` takes it
     "import sys, time, zc.lockfile; l = zc.lockfile.LockFile('.dvc/tmp/lock'); "
@@ -63,13 +74,7 @@ def test_snakemake_refuses_to_start_while_dvc_runs(tmp_path):
     (repo / ".dvc" / "tmp").mkdir(parents=True)
     holder = hold(HOLD_DVC_LOCK, repo)
     try:
-        proc = subprocess.run(
-            ["snakemake", "-n", "--cores", "1"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            env=engine_env(repo),
-        )
+        proc = snakemake_dry_run(repo)
     finally:
         holder.kill()
     assert "a DVC command is running in this checkout" in one_line_error(proc)
@@ -338,25 +343,12 @@ def test_configs_and_the_snakefile_exit_2_with_one_line_on_bad_params(tmp_path):
         proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=engine_env(repo))
         assert "unknown key train.lrr; did you mean lr?" in one_line_error(proc), cmd
     params.write_text(good + "\n  : [unclosed\n")  # invalid YAML: Snakemake alone printed nothing
-    proc = subprocess.run(
-        ["snakemake", "-n", "--cores", "1"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        env=engine_env(repo),
-    )
+    proc = snakemake_dry_run(repo)
     assert "not valid YAML at line" in one_line_error(proc)
     params.write_text(
         good.replace("\ntrain:", "\nbomb:\n  " + BOMB.replace("\n", "\n  ") + "\ntrain:", 1)
     )
-    proc = subprocess.run(
-        ["snakemake", "-n", "--cores", "1"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        env=engine_env(repo),
-        timeout=120,
-    )
+    proc = snakemake_dry_run(repo, timeout=120)
     assert "aliases" in one_line_error(proc)
 
 
