@@ -22,7 +22,7 @@ import sys
 from snakemake.exceptions import WorkflowError
 
 from blockbench import checkout, codedeps, keys, params as bbp, paths
-from blockbench.errors import BlockbenchError
+from blockbench.errors import BlockbenchError, describe_os_error
 
 
 def stop(exc):
@@ -51,6 +51,8 @@ try:
         checkout.update_data(config["data"]["dataset"], list(config["splits"]))
 except BlockbenchError as exc:
     stop(exc)
+except OSError as exc:  # a read-only checkout, a full disk: one line, as the stages say it
+    stop(describe_os_error(exc))
 
 PLOTTED = bbp.plotted_runs(config)  # the runs with a per-run figure set
 DATASET = config["data"]["dataset"]
