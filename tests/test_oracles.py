@@ -5,17 +5,22 @@ swapped column or a plain accuracy in place of a balanced one fails a test."""
 from __future__ import annotations
 
 import os
+import re
 import stat
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import digits_params
+import torch
+import yaml
+from conftest import REPO, digits_params
 from scipy import stats as sps
 
-from blockbench import evaluation, keys
+from blockbench import evaluation, keys, remedies, report
 from blockbench import params as bbp
-from blockbench.report import statistics
-from blockbench.split import _keep_minority
+from blockbench.report import claims, prose_answers, statistics
+from blockbench.report.runs import Group
+from blockbench.split import _keep_minority, make_split
 from blockbench.storage import write_text, write_text_if_changed
 
 
@@ -103,3 +108,174 @@ def test_outputs_get_mode_0644_under_umask_022(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "out.txt").stat().st_mode) == 0o644
+
+
+# ------------------------------------------------------------------ the claims' rules, table-driven
+D, E, INC = statistics.DIFFERENT, statistics.EQUIVALENT, statistics.INCONCLUSIVE
+
+
+@pytest.mark.parametrize(
+    "verdict, diff, want, answer",
+    [
+        (E, +0.1, "equal", "holds"),
+        (D, +1.0, "equal", "does not hold"),
+        (D, -1.0, "equal", "does not hold"),
+        (INC, +1.0, "equal", "inconclusive"),
+        (D, +1.0, "not higher", "does not hold"),
+        (D, -1.0, "not higher", "holds"),
+        (E, +0.1, "not higher", "holds"),
+        (INC, -1.0, "not higher", "inconclusive"),
+        (D, +1.0, "higher", "holds"),
+        (D, -1.0, "higher", "does not hold"),
+        (E, +0.1, "higher", "inconclusive"),  # a gain inside the margin: neither shown nor excluded
+        (D, -1.0, "lower", "holds"),
+        (D, +1.0, "lower", "does not hold"),
+        (INC, -1.0, "lower", "inconclusive"),
+    ],
+)
+def test_claim_rules(verdict, diff, want, answer):
+    assert claims.claim_verdict(verdict, diff, want) == answer
+
+
+class _Comparison:
+    def __init__(self, verdict: str, diff: float):
+        self.verdict, self.result = verdict, {"diff": diff}
+
+
+class _SpeedStudy:
+    """What Study.time_verdict reads: one comparison per speed metric (diff = a − b time)."""
+
+    def __init__(self, *comparisons):
+        self.family = dict(zip(prose_answers.SPEED_METRICS, comparisons))
+
+    def cmp_key(self, a, b, metric):
+        return metric if metric in self.family else None
+
+
+@pytest.mark.parametrize(
+    "comparisons, answer",
+    [
+        ([(D, -2.0), (D, -1.0)], "holds"),  # a takes less time at both: faster
+        ([(D, +2.0), (D, +1.0)], "does not hold"),  # slower
+        ([(D, -2.0), (E, 0.0)], "does not hold"),  # the same inference time: not faster
+        ([(D, -2.0), (INC, -1.0)], "inconclusive"),
+        ([], "cannot be tested here"),
+    ],
+)
+def test_speed_claim_direction(monkeypatch, comparisons, answer):
+    monkeypatch.setattr(prose_answers, "speed_table", lambda study: None)
+    monkeypatch.setattr(prose_answers, "speed_words", lambda df, a, b: "")
+    fake = _SpeedStudy(*[_Comparison(v, d) for v, d in comparisons])
+    assert report.Study.time_verdict(fake, "a", "b")[0] == answer
+
+
+def _group(name: str, values: list[float]) -> Group:
+    runs = [SimpleNamespace(metrics={"x": v}, seed=i) for i, v in enumerate(values)]
+    return Group(name, runs)
+
+
+@pytest.mark.parametrize(
+    "original, inside", [(1.1, "yes"), (1.0, "yes"), (2.0, "yes"), (2.2, "no"), (0.05, "no")]
+)
+def test_reproduced_by_the_twin_means_inside_its_prediction_interval(original, inside):
+    """Twin seeds 0.9, 1.1, 1.3: mean 1.1, SD 0.2, 95% PI 1.1 ± t(0.975, 2)·0.2·sqrt(1 + 1/3)
+    = [0.106, 2.094] (hand-computed: t = 4.303)."""
+    twin = _group("t", [0.9, 1.1, 1.3])
+    ours = _group("o", [1.0, 1.0, 1.2])
+    row = claims._row(
+        1, "c", "cfg", "m", original, ours, twin, lambda r: r.metrics["x"], "num", "", ""
+    )
+    assert row["twin 95% PI from"] == pytest.approx(0.106, abs=1e-3)
+    assert row["twin 95% PI to"] == pytest.approx(2.094, abs=1e-3)
+    assert row["reproduced by the twin"] == inside
+
+
+# ------------------------------------------------------------------------------------ the split
+def test_every_majority_class_loses_the_same_share_within_one_image():
+    """train_over_test drops majority images only, stratified: each majority class keeps its
+    share of the pool within one image, whatever its size (a random drop misses by dozens)."""
+    sizes = [300, 600, 900, 1200, 300, 1500, 2000, 300, 2500, 3000]
+    y = np.concatenate([np.full(n, c) for c, n in enumerate(sizes)])
+    arrays = {
+        "x_train": np.zeros((len(y), 1), np.float32),
+        "y_train": y,
+        "x_test": np.zeros((1000, 1), np.float32),
+        "y_test": np.arange(1000) % 10,
+    }
+    cfg = {
+        "minority_classes": [0, 4, 7],
+        "keep_fraction": 0.1,
+        "seed": 0,
+        "val_fraction": 0.2,
+        "train_over_test": 4.0,
+    }
+    out, record = make_split(arrays, cfg)
+    kept = {c: int(np.sum(out["y_train"] == c) + np.sum(out["y_val"] == c)) for c in range(10)}
+    assert all(kept[c] == 30 for c in (0, 4, 7))  # 10% of 300, untouched by the drop
+    majority = [c for c in range(10) if c not in (0, 4, 7)]
+    share = (sum(kept[c] for c in majority)) / sum(sizes[c] for c in majority)
+    assert 0.3 < share < 0.5  # the drop happened: 4.0 × 1000 / 0.8 of 11,700 majority images
+    for c in majority:
+        assert abs(kept[c] - share * sizes[c]) <= 1, (c, kept[c], share * sizes[c])
+    assert record["train_over_test"]["achieved"] == pytest.approx(4.0, abs=0.002)
+
+
+# --------------------------------------------------------------------------------- the remedies
+def test_augment_degrees_translate_and_scale_are_used():
+    """All three at zero: the identity; a rotation alone (90°, nothing else) moves the pixels."""
+    x = torch.zeros(4, 1, 28, 28)
+    x[:, :, 4:8, 10:20] = 1.0  # a bar near the top: not symmetric under rotation
+    mask = torch.ones(4, dtype=torch.bool)
+    still = {"augment_degrees": 0, "augment_translate": 0.0, "augment_scale": [1.0, 1.0]}
+    out = remedies.augment_batch(x, mask, remedies.make_augmenter(still, fill=0.0))
+    assert torch.allclose(out, x, atol=1e-6)
+    turned = remedies.make_augmenter({**still, "augment_degrees": 180}, fill=0.0)
+    torch.manual_seed(0)
+    assert not torch.allclose(remedies.augment_batch(x, mask, turned), x, atol=0.1)
+    shifted = remedies.make_augmenter({**still, "augment_translate": 0.5}, fill=0.0)
+    torch.manual_seed(0)
+    assert not torch.allclose(remedies.augment_batch(x, mask, shifted), x, atol=0.1)
+    zoomed = remedies.make_augmenter({**still, "augment_scale": [1.8, 2.0]}, fill=0.0)
+    assert not torch.allclose(remedies.augment_batch(x, mask, zoomed), x, atol=0.1)
+
+
+def _readme_remedies() -> dict[str, tuple[str, list[str]]]:
+    """README's remedies table: remedy -> (what changes, its params)."""
+    text = (REPO / "README.md").read_text().split("#### Imbalance remedies (`remedy`)")[1]
+    rows = {}
+    for line in text.split("\n\n|", 1)[1].splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        name, what, params = (c.strip() for c in line.strip("|").split("|"))
+        rows[name.strip("`")] = (what, re.findall(r"`([a-z_]+)`", params))
+    return rows
+
+
+def test_the_readme_remedy_table_agrees_with_the_schema_the_defaults_and_the_code():
+    rows = _readme_remedies()
+    schema = yaml.safe_load((REPO / "src/blockbench/params.schema.yaml").read_text())
+    train_props = schema["$defs"]["train_keys"]["properties"]
+    assert list(rows) == train_props["remedy"]["enum"]  # every remedy, in the schema's order
+    listed = {p for _, ps in rows.values() for p in ps}
+    remedy_keys = {"class_weights", "cb_beta", "logit_tau", "focal_gamma"} | {
+        k for k in train_props if k.startswith("augment_")
+    }
+    assert listed == remedy_keys  # each remedy's params, no more, no fewer
+    defaults = yaml.safe_load((REPO / "params.yaml").read_text())["train"]
+    for remedy in rows:
+        # the code's fallbacks are params.yaml's defaults: a config without them reads the same
+        with_defaults = {**{k: defaults[k] for k in remedy_keys}, "remedy": remedy}
+        assert remedies.describe({"remedy": remedy}) == remedies.describe(with_defaults)
+    # what the README says is the default is params.yaml's default and what the code does with it
+    said = re.search(r"`augment_scope: (\w+)` \(the default\)", rows["augment"][0]).group(1)
+    assert said == defaults["augment_scope"] == "all"
+    counts = torch.tensor([100, 5, 100])
+    assert remedies.augmented_classes({}, counts).all()
+    assert remedies.augmented_classes({"augment_scope": "repeated"}, counts).tolist() == [
+        False,
+        True,
+        False,
+    ]
+    assert "1/n_c" in rows["class_weights"][0] and defaults["class_weights"] == "inverse"
+    w = remedies.class_weights(torch.tensor([100.0, 25.0]), "inverse")
+    assert w.tolist() == pytest.approx([0.4, 1.6])  # ∝ 1/n_c, averaging 1
