@@ -15,6 +15,8 @@ from scipy import stats as sps
 
 from blockbench import evaluation, figures, paths, report
 from blockbench import params as bbp
+from blockbench.errors import BlockbenchError
+from blockbench.report import prose_severity as severity
 from blockbench.report import statistics
 from blockbench.storage import write_json
 
@@ -28,6 +30,19 @@ RUNS = {  # name: (n_conv, n_mobilenet, share of majority test images right)
 }
 # share of the minority-class test images right, per remedies variant
 MINORITY_RIGHT = {"none": 0.60, "weak": 0.65, "fix": 0.90, "aug": 0.50, "bal": 0.92}
+# imbalance severity (study.severity): minority share right of the runs on the other levels
+SEVERITY_MINOR = {
+    "a_k1": 0.30,
+    "b_k1": 0.20,
+    "a_k05": 0.93,
+    "b_k05": 0.91,
+    "a_weak_k1": 0.50,
+    "b_weak_k1": 0.45,
+    "a_weak_k05": 0.95,
+    "b_weak_k05": 0.95,
+    "a_weak_bal": 0.94,
+    "b_weak_bal": 0.94,
+}
 # validation balanced accuracy: "weak" looks best on validation, though "fix" is best on test
 VAL_BALANCED = {"none": 0.70, "weak": 0.97, "fix": 0.90, "aug": 0.60, "bal": 0.95, "twin": 0.5}
 
@@ -61,6 +76,15 @@ def study_params() -> dict:
         },
     }
     p["splits"].update({"other1": {"seed": 1}, "other2": {"seed": 2}})
+    p["splits"].update({"k1": {"keep_fraction": 0.01}, "k05": {"keep_fraction": 0.5}})
+    p["grids"]["sev"] = {"runs": ["a", "b"], "variants": {v: {"split": v} for v in ("k1", "k05")}}
+    p["grids"]["sevr"] = {
+        "runs": ["a", "b"],
+        "variants": {
+            f"weak_{v}": {"remedy": "focal", "split": split}
+            for v, split in (("k1", "k1"), ("k05", "k05"), ("bal", "balanced"))
+        },
+    }
     p["seeds"] = {"a_weak": [1, 2, 3], "a": [1, 2, 3], "b": [1, 2, 3]}
     if "benchmark" in p:
         p["benchmark"]["runs"] = ["a", "b"]
@@ -83,6 +107,7 @@ def study_params() -> dict:
         "target_mde": {"accuracy": 1.0, "minority_recall": 3.0},
         "ablations": "abl",
         "split_seeds": "spl",
+        "severity": {"splits": ["k1", "imbalanced", "k05", "balanced"]},
     }
     return bbp.validate(p)
 
@@ -91,6 +116,8 @@ def _shares(logical: str) -> tuple[float, float, str]:
     """(majority share right, minority share right, variant) of a logical run."""
     if logical in RUNS:
         return RUNS[logical][2], RUNS[logical][2] * 0.6 / 0.95, "none"
+    if logical in SEVERITY_MINOR:
+        return RUNS[logical[0]][2], SEVERITY_MINOR[logical], "none"
     base, variant = logical.rsplit("_", 1)
     if variant in ("twin", "sm"):  # softmax into the loss alone collapses, as the twin does
         return 0.70, 0.0, "twin"  # the original's pattern: rare classes never found
@@ -109,10 +136,13 @@ def fabricate(root, params):
             "config": bbp.split_config(params, split),
             "sizes": {"train": 900, "val": 225, "test": N_TEST},
             "class_counts": {
-                k: {str(c): 100 for c in range(10)}
-                for k in ("official_train", "train", "val", "test")
+                k: {str(c): 100 for c in range(10)} for k in ("official_train", "val", "test")
             },
             "train_over_test": {"achieved": 0.18},
+        }
+        keep = counts["config"]["keep_fraction"]  # the minority classes keep their share
+        counts["class_counts"]["train"] = {
+            str(c): max(1, round(100 * keep)) if c in minority else 100 for c in range(10)
         }
         write_json(root / paths.split_counts(split), counts)
         figures.class_distribution(counts, root / paths.split_figure(split), "classes")
@@ -578,3 +608,82 @@ def test_dvc_plot_data_pools_the_headline_pair_and_the_remedies(built):
     assert np.allclose(curves["val_loss_max"], stacked.max(0), rtol=1e-5)
     remedies = pd.read_csv(root / "results/plots/remedies.csv")
     assert set(remedies["remedy"]) >= {"a none", "b none"}
+
+
+# ------------------------------------------------------------------------------ imbalance severity
+def test_threshold_crossing_is_interpolated_on_log_rho():
+    """ρ 1, 10, 100 with recall 0.95, 0.85, 0.5: below 0.9 halfway between ρ 1 and 10 on log10 ρ,
+    that is at ρ = 10^0.5 = 3.1623 (by hand)."""
+    rho, how = severity.crossing([1, 10, 100], [0.95, 0.85, 0.5], 0.9)
+    assert how == "crossed" and rho == pytest.approx(3.16228, abs=1e-5)
+    # between the 2nd and 3rd: (0.95 - 0.9) / (0.95 - 0.45) = 0.1 of the way from 10 to 100
+    rho, how = severity.crossing([1, 10, 100], [0.97, 0.95, 0.45], 0.9)
+    assert how == "crossed" and rho == pytest.approx(10**1.1, abs=1e-6)
+    assert severity.crossing([1, 10], [0.95, 0.92], 0.9) == (None, "above")
+    assert severity.crossing([1, 10], [0.85, 0.5], 0.9) == (None, "below")
+    assert (
+        severity.crossing([1, 10], [0.9, 0.5], 0.9)[1] == "crossed"
+    )  # at the threshold: not below
+
+
+def test_severity_section_curves_threshold_and_verdicts(built):
+    root, params = built
+    levels = pd.read_csv(root / report.TABLES / "severity.csv")
+    # 2 architectures x (none, the chosen remedy) x 4 levels, in ascending rho
+    assert len(levels) == 16
+    a_none = levels[(levels["architecture"] == "a") & (levels["remedy"] == "none")]
+    assert list(a_none["run"]) == ["a_bal", "a_k05", "a", "a_k1"]  # the main study's runs reused
+    assert list(a_none["rho"]) == [1.0, 2.0, 16.7, 100.0]  # 100 / 1, 100 / 50, 100 / 6, 100 / 1
+    assert set(levels[levels["remedy"] != "none"]["run"]) >= {"a_weak", "a_weak_k1", "b_weak_bal"}
+    assert (levels["seeds"] == 3).all()  # the seeds every level has (a has 4)
+    for col in ("accuracy %", "balanced accuracy %", "minority recall"):
+        top = 100 if col.endswith("%") else 1
+        assert (levels[f"{col} lo"] <= levels[col]).all() and (levels[f"{col} hi"] <= top).all()
+    # the crossing of 0.9, recomputed by hand from the run files of seeds 0-2
+    logs = []
+    for seed in (0, 1, 2):
+        r = [
+            json.loads((root / paths.metrics(n)).read_text())["minority_recall_mean"]
+            for n in (
+                "a_bal" if seed == 0 else f"a_bal_s{seed}",
+                "a_k05" if seed == 0 else f"a_k05_s{seed}",
+                "a" if seed == 0 else f"a_s{seed}",
+                "a_k1" if seed == 0 else f"a_k1_s{seed}",
+            )
+        ]
+        assert r[1] >= 0.9 > r[2]  # fabricated: 0.93 at rho 2, 0.60 at rho 16.7
+        t = (r[1] - 0.9) / (r[1] - r[2])
+        logs.append(math.log10(2) + t * (math.log10(100 / 6) - math.log10(2)))
+    cross = pd.read_csv(root / report.TABLES / "severity_threshold.csv")
+    row = cross[(cross["architecture"] == "a") & (cross["remedy"] == "none")].iloc[0]
+    assert row["rho at threshold"] == round(10 ** np.mean(logs), 1)
+    half = sps.t.ppf(0.975, 2) * np.std(logs, ddof=1) / math.sqrt(3)
+    assert row["rho at threshold lo"] == round(10 ** (np.mean(logs) - half), 1)
+    gaps = pd.read_csv(root / report.TABLES / "severity_gaps.csv")
+    assert len(gaps) == 8 and set(gaps["arm"]) == {"none", "chosen remedy"}
+    gap = gaps.set_index(["split", "arm"])
+    assert gap.loc[("imbalanced", "none"), "minority recall verdict"] == "different"  # 4 seeds
+    assert gap.loc[("imbalanced", "none"), "minority recall diff (pp)"] > 5  # 0.60 vs 0.51
+    assert gap.loc[("k05", "chosen remedy"), "minority recall verdict"] == "equivalent"
+    assert gap.loc[("k1", "chosen remedy"), "minority recall verdict"] == "inconclusive"
+    text = (root / report.SUMMARY).read_text()
+    section = text.split("## 9. Imbalance severity")[1]
+    assert "severity.png" in section and (root / report.FIGURES / "severity.png").exists()
+    assert "**The answer.**" in section
+    assert (
+        "With the chosen remedies, the a − b minority recall difference is equivalent within the "
+        "margin at 3 of 4 levels, different at 0 and inconclusive at 1: the remedy cannot be "
+        "shown to close the gap at every level."
+    ) in section
+    comps = pd.read_csv(root / report.TABLES / "comparisons.csv")
+    assert (comps[comps["question"] == "9 severity"]["family"] == "secondary").all()
+
+
+def test_severity_names_an_unknown_split_in_one_line():
+    p = study_params()
+    p["study"]["severity"] = {"splits": ["k1", "nosuch"]}
+    study = report.Study.__new__(report.Study)
+    study.params, study.study = p, p["study"]
+    with pytest.raises(BlockbenchError) as err:
+        severity.curves(study)
+    assert str(err.value).count("\n") == 0 and "'nosuch'" in str(err.value)

@@ -109,6 +109,44 @@ def bars(
         fig.suptitle(title)
 
 
+def severity(levels: pd.DataFrame, path: str | Path, threshold: float) -> None:
+    """Test accuracy, balanced accuracy and minority recall against the imbalance ratio ρ (log
+    axis): per architecture (colour) and remedy (solid: none, dashed: the chosen remedy) the mean
+    over seeds with its 95% interval shaded; minority recall's `threshold` as a dotted line."""
+    panels = [
+        ("accuracy %", "test accuracy (%)"),
+        ("balanced accuracy %", "balanced accuracy (%)"),
+        ("minority recall", "minority classes' mean recall"),
+    ]
+    with figure(path, ncols=3, figsize=(16, 4.8), squeeze=False) as (fig, axes):
+        archs = list(dict.fromkeys(levels["architecture"]))
+        for ax, (col, ylabel) in zip(axes[0], panels):
+            for (arch, remedy), df in levels.groupby(["architecture", "remedy"], sort=False):
+                df = df.sort_values("rho")
+                colour = f"C{archs.index(arch)}"
+                style = "-" if remedy == "none" else "--"
+                ax.plot(
+                    df["rho"],
+                    df[col],
+                    style,
+                    marker="o",
+                    ms=3,
+                    color=colour,
+                    label=f"{arch}, remedy {remedy} ({int(df['seeds'].min())} seeds)",
+                )
+                lo = df[f"{col} lo"].fillna(df[col])
+                hi = df[f"{col} hi"].fillna(df[col])
+                ax.fill_between(df["rho"], lo, hi, color=colour, alpha=0.15)
+            if col == "minority recall":
+                ax.axhline(threshold, color="k", linestyle=":", label=f"recall {threshold:g}")
+            ax.set_xscale("log")
+            ax.set_xlabel("imbalance ratio ρ (largest / smallest training class, log scale)")
+            ax.set_ylabel(ylabel)
+            ax.grid(alpha=0.3, which="both")
+        axes[0][2].legend(fontsize=7, loc="lower left")
+        fig.suptitle("Imbalance severity: mean over seeds, 95% interval shaded")
+
+
 def pr_curves(
     panels: dict[str, dict[str, pd.DataFrame]], classes: list[int], path: str | Path, title: str
 ) -> None:

@@ -22,6 +22,7 @@ from . import (
     prose_answers,
     prose_imbalance,
     prose_models,
+    prose_severity,
     statistics,
     summary_html,
 )
@@ -170,6 +171,7 @@ class Study:
             if best:
                 self.compare("8 remedies", best, base, "accuracy")
                 self.compare("8 remedies", best, variants[self.reference], "accuracy")
+        prose_severity.declare(self)
 
     def ablation_pairs(self) -> list[tuple[str, str]]:
         """(ablation run, its base run) for the study's ablations grid and its twins grid: each of
@@ -361,6 +363,7 @@ class Study:
         body += prose_models.section_side_by_side(self)
         body += prose_imbalance.section_sweeps(self)
         body += prose_imbalance.section_remedies(self)
+        body += prose_severity.section(self)
         body += prose_answers.section_comparisons(self)
         head = prose_answers.headline(self, claims_df)
         summary = {
