@@ -85,3 +85,30 @@ def test_pool_for_train_size_is_the_smallest_pool(n_train, val_fraction):
     n = pool_for_train_size(n_train, val_fraction)
     assert n_train_after_holdout(n, val_fraction) == n_train
     assert n_train_after_holdout(n - 1, val_fraction) < n_train
+
+
+def test_a_level_leaving_a_class_under_two_images_fails_in_one_line(
+    tmp_path, params, digits_arrays
+):
+    """digits has about 143 training images per class: keep 0.01 leaves 1 (a stratified hold-out
+    needs 2 of every class); 0.015 leaves 2 and works."""
+    cfg = {**split_config(params, "imbalanced"), "keep_fraction": 0.01}
+    with pytest.raises(BlockbenchError) as err:
+        make_split(digits_arrays, cfg)
+    message = str(err.value)
+    assert "\n" not in message and "leaves class 0 1 of its" in message
+    assert "raise keep_fraction to 0.014 or more" in message
+    out, _ = make_split(digits_arrays, {**cfg, "keep_fraction": 0.015})
+    assert np.sum(out["y_val"] == 0) + np.sum(out["y_train"] == 0) == 2
+    # the stage names the split the error comes from
+    from blockbench import keys, paths
+    from blockbench import params as bbp
+    from blockbench.stages import split as stage
+    from blockbench.storage import save_npz
+
+    p = {**params, "splits": {**params["splits"], "tiny": {"keep_fraction": 0.01}}}
+    p = bbp.validate(p)
+    keys.write_configs(p, tmp_path)
+    save_npz(tmp_path / paths.raw("digits"), **digits_arrays)
+    with pytest.raises(BlockbenchError, match=r"^params.yaml: splits.tiny: keep_fraction 0.01 "):
+        stage.run(p, "tiny", tmp_path)

@@ -1,8 +1,9 @@
 """The imbalanced split: the split stage's library.
 
 From the official training set:
-1. each minority class keeps `keep_fraction` of its images (seeded random choice; at least 2, so the
-   stratified hold-out below can give it a validation image);
+1. each minority class keeps `keep_fraction` of its images (seeded random choice, rounded); a level
+   that leaves a class fewer than 2 images is refused in one line (the stratified hold-out below
+   needs 2 of every class);
 2. optionally, `train_over_test` r lowers train / test to r -- training images *after* the
    validation hold-out per test image, the original study's "Ratio = Training/Testing" -- by
    dropping majority-class images only, the same share from each majority class (minority images
@@ -32,7 +33,14 @@ def _keep_minority(
     for c in range(N_CLASSES):
         idx = np.flatnonzero(y == c)
         if c in minority and keep_fraction < 1:
-            n_keep = min(len(idx), max(MIN_PER_CLASS, int(round(keep_fraction * len(idx)))))
+            n_keep = min(len(idx), int(round(keep_fraction * len(idx))))
+            if n_keep < MIN_PER_CLASS:
+                need = MIN_PER_CLASS / len(idx)
+                raise BlockbenchError(
+                    f"keep_fraction {keep_fraction:g} leaves class {c} {n_keep} of its "
+                    f"{len(idx)} training images; the stratified validation hold-out needs "
+                    f"{MIN_PER_CLASS} of every class: raise keep_fraction to {need:.2g} or more"
+                )
             idx = rng.choice(idx, size=n_keep, replace=False)
         keep.append(idx)
     return np.sort(np.concatenate(keep))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import configs, datasets, figures, paths
+from ..errors import BlockbenchError
 from ..split import make_split
 from ..storage import load_npz, save_npz, write_json
 
@@ -14,7 +15,10 @@ def run(params: dict, name: str, root: Path = Path(".")) -> None:
     dataset = cfg.pop("dataset")
     cfg.pop("name")
     raw = load_npz(root / paths.raw(dataset), required=datasets.ARRAY_NAMES)
-    arrays, record = make_split(raw, cfg)
+    try:
+        arrays, record = make_split(raw, cfg)
+    except BlockbenchError as exc:
+        raise BlockbenchError(f"params.yaml: splits.{name}: {exc}") from None
     record["dataset"] = dataset
     record["split"] = name
     save_npz(root / paths.prepared(name), **arrays)
