@@ -35,12 +35,30 @@ def test_quick_preset_keeps_the_remedies_grid_and_the_headline_twins():
     assert list(quick["grids"]["remedies"]["variants"]) == list(
         full["grids"]["remedies"]["variants"]
     )
-    assert quick["study"] == full["study"]
+    assert {k: v for k, v in quick["study"].items() if k != "severity"} == {
+        k: v for k, v in full["study"].items() if k != "severity"
+    }
     assert bbp.twin_table(quick) == {"c1m3": "c1m3_twin", "c4": "c4_twin"}
     # two seeds for the headline pair (a paired test needs two), one for every other run
     assert bbp.replicates(quick, "c1m3") == ["c1m3", "c1m3_s1"]
     assert bbp.replicates(quick, "c4_focal") == ["c4_focal"]
     assert len(bbp.run_names(quick)) == len(bbp.logical_runs(quick)) + 2
+
+
+def test_quick_preset_cuts_the_severity_experiment_to_the_levels_it_trains_anyway():
+    """digits' ~143 images per class cannot keep 0.1% of a class: the severity grids and their
+    splits go, the section keeps the study's split and the balanced one."""
+    full = bbp.load(REPO / "params.yaml")
+    full["study"]["severity"] = {
+        "splits": ["keep0p001", "imbalanced", "balanced"],
+        "grids": ["sev"],
+    }
+    full["splits"]["keep0p001"] = {"keep_fraction": 0.001}
+    full["grids"]["sev"] = {"runs": ["c1m3"], "variants": {"k": {"split": "keep0p001"}}}
+    quick = quick_params(bbp.validate(full))
+    assert "sev" not in quick["grids"] and "keep0p001" not in quick["splits"]
+    assert quick["study"]["severity"]["splits"] == ["imbalanced", "balanced"]
+    assert not any("keep0p001" in r for r in bbp.run_names(quick))
 
 
 def test_quick_study_end_to_end(tmp_path):

@@ -66,10 +66,27 @@ def quick_params(params: dict) -> dict:
         if "replicate_seeds" in section or name in headline:
             section["replicate_seeds"] = list(range(1, QUICK_SEEDS)) if name in headline else []
     p["seeds"] = {}  # the primary runs' extra seeds: the headline pair's are set above
+    _cut_severity(p)
     p["evaluate"]["bootstrap_samples"] = min(p["evaluate"]["bootstrap_samples"], 200)
     for key, most in QUICK_BENCHMARK.items():
         p["benchmark"][key] = min(p["benchmark"][key], most)
     return params_mod.validate(p, "quick preset")
+
+
+def _cut_severity(p: dict) -> None:
+    """The imbalance-severity experiment on the levels the rest of the study trains anyway: its
+    own grids and splits go (digits' ~143 images per class cannot keep 0.1% of a class)."""
+    severity = p["study"].get("severity")
+    if not severity:
+        return
+    for name in severity.get("grids") or []:
+        (p.get("grids") or {}).pop(name, None)
+    used = {params_mod.run_config(p, r)["split"] for r in params_mod.logical_runs(p)}
+    for split in severity["splits"]:
+        if split not in used:
+            p["splits"].pop(split, None)
+    kept = [s for s in severity["splits"] if s in used]
+    p["study"]["severity"] = {**severity, "splits": kept, "grids": []} if len(kept) > 1 else None
 
 
 def copy_pipeline(src: Path, dest: Path, params: dict) -> Path:

@@ -65,6 +65,14 @@ def curves(study) -> dict[tuple[str, str], dict[str, str]]:
             f"params.yaml: study.severity.splits: unknown split {unknown[0]!r}; "
             f"known splits: {', '.join(study.params['splits'])}"
         )
+    grids = [
+        g for g in spec(study).get("grids") or [] if g not in (study.params.get("grids") or {})
+    ]
+    if grids:
+        raise BlockbenchError(
+            f"params.yaml: study.severity.grids: unknown grid {grids[0]!r}; "
+            f"known grids: {', '.join(study.params.get('grids') or {})}"
+        )
     out = {}
     for arch in (study.study["mobilenet"], study.study["plain"]):
         if arch not in study.groups:
