@@ -279,3 +279,17 @@ def test_the_readme_remedy_table_agrees_with_the_schema_the_defaults_and_the_cod
     assert "1/n_c" in rows["class_weights"][0] and defaults["class_weights"] == "inverse"
     w = remedies.class_weights(torch.tensor([100.0, 25.0]), "inverse")
     assert w.tolist() == pytest.approx([0.4, 1.6])  # ∝ 1/n_c, averaging 1
+
+
+def test_family_verdicts_use_the_holm_adjusted_p_not_the_raw_one():
+    """Three comparisons with raw p 0.02, 0.03 and 0.04: every one under α = 0.05, none after
+    Holm (0.06 each), so no verdict may be 'different'."""
+    family = statistics.Family(alpha=0.05)
+    for i, p in enumerate((0.02, 0.03, 0.04)):
+        key = family.add("q", f"a{i}", f"b{i}", "accuracy", {0: 1.0, 1: 2.0}, {0: 0.0, 1: 0.5})
+        family.items[key].result["p"] = p
+    family.finish()
+    for c in family.items.values():
+        assert c.p_holm == pytest.approx(0.06) and not c.significant
+        assert c.verdict == statistics.INCONCLUSIVE
+    assert family.items["a0 vs b0: accuracy"].threshold == pytest.approx(0.05 / 3)

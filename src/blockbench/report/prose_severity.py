@@ -327,7 +327,7 @@ def section(study) -> list[str]:
         "",
         study.tables(cross, "severity_threshold"),
     ]
-    for _, r in cross.iterrows():
+    for _, r in cross[cross["seeds"] > 0].iterrows():
         where = (
             f"at ρ {text(r['rho at threshold'], 1)} [{text(r['rho at threshold lo'], 1)}, "
             f"{text(r['rho at threshold hi'], 1)}]"
