@@ -101,7 +101,12 @@ def test_both_engines_declare_the_same_params_for_each_stage():
 
 
 def test_committed_keys_are_in_sync_with_params_and_code(tmp_path):
-    """results/configs and results/code as committed are what params.yaml and the code give."""
+    """results/configs and results/code as committed are what params.yaml and the code give.
+
+    Its one purpose: a commit never carries stale keys (run `python workflow/scripts/configs.py`
+    after an edit). It fails on any edit of a stage's code, right or wrong, so it says nothing
+    about behaviour: the mutation benchmark (scripts/mutation_benchmark.py) leaves it out, and
+    every behaviour has its own test."""
     import shutil
 
     from blockbench import params as bbp
