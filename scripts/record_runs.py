@@ -52,6 +52,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("source", type=Path, help="the repository copy the runs were trained in")
     ap.add_argument("--dry-run", action="store_true", help="list the runs and stop")
+    ap.add_argument(
+        "--train-only",
+        action="store_true",
+        help="record the trainings only; their evaluations run in the next `dvc repro`",
+    )
     args = ap.parse_args()
     runs = trained_elsewhere(P.load(ROOT / "params.yaml"), args.source)
     print(f"{len(runs)} to record: {' '.join(runs)}", flush=True)
@@ -64,7 +69,12 @@ def main() -> int:
     bin_dir = Path(sys.executable).parent  # the stages' `python` is this interpreter's
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     dvc = str(bin_dir / "dvc")
-    for cmd, stage in (("commit -f", "train"), ("repro -s", "evaluate")):
+    steps = (
+        (("commit -f", "train"),)
+        if args.train_only
+        else (("commit -f", "train"), ("repro -s", "evaluate"))
+    )
+    for cmd, stage in steps:
         targets = [f"{stage}@{r}" for r in runs]
         subprocess.run([dvc, *cmd.split(), *targets], cwd=ROOT, env=env, check=True)
     return 0
