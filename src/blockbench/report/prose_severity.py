@@ -147,19 +147,26 @@ def threshold_row(study, arch: str, remedy: str, runs: dict[str, str], threshold
     return row
 
 
-def declare(study) -> None:
-    """The secondary comparisons of the section: c1m3 − c4 at each level, per remedy arm (the
-    remedies differ between the architectures: each with its own chosen remedy)."""
-    table = curves(study)
+def level_pairs(study, table) -> list[tuple[str, str, str, str]]:
+    """(arm, split, c1m3 run, c4 run) at every level both curves of an arm have; the arm is
+    'none' or 'chosen remedy' (the architectures' chosen remedies may differ)."""
     a, b = study.study["mobilenet"], study.study["plain"]
-    arms_a = [k for k in table if k[0] == a]
-    arms_b = [k for k in table if k[0] == b]
-    for (_, ra), (_, rb) in zip(arms_a, arms_b):
+    arms_a = [r for (arch, r) in table if arch == a]
+    arms_b = [r for (arch, r) in table if arch == b]
+    out = []
+    for ra, rb in zip(arms_a, arms_b):
+        arm = "none" if ra == "none" else "chosen remedy"
         for split, run_a in table[(a, ra)].items():
-            run_b = table[(b, rb)].get(split)
-            if run_b:
-                for metric in ("accuracy", "minority recall"):
-                    study.compare(QUESTION, run_a, run_b, metric)
+            if run_b := table[(b, rb)].get(split):
+                out.append((arm, split, run_a, run_b))
+    return out
+
+
+def declare(study) -> None:
+    """The secondary comparisons of the section: c1m3 − c4 at each level, per remedy arm."""
+    for _, _, run_a, run_b in level_pairs(study, curves(study)):
+        for metric in ("accuracy", "minority recall"):
+            study.compare(QUESTION, run_a, run_b, metric)
 
 
 def level_table(study, table) -> pd.DataFrame:
@@ -184,37 +191,30 @@ def level_table(study, table) -> pd.DataFrame:
 
 
 def gap_table(study, table) -> pd.DataFrame:
-    """Per level and remedy arm: the c1m3 − c4 comparisons (verdicts of the secondary family)
-    and, per architecture, the remedy's gain in minority recall over no remedy (paired by
-    seed, 95% t-interval)."""
-    a, b = study.study["mobilenet"], study.study["plain"]
+    """Per level and remedy arm: the c1m3 − c4 comparisons (verdicts of the secondary family)."""
     rows = []
-    arms = [r for (arch, r) in table if arch == a]
-    arms_b = [r for (arch, r) in table if arch == b]
-    for ra, rb in zip(arms, arms_b):
-        for split, run_a in table[(a, ra)].items():
-            run_b = table[(b, rb)].get(split)
-            if not run_b:
-                continue
-            row = {
-                "split": split,
-                "rho": num(imbalance_ratio(study.groups[run_a]), 1),
-                "arm": "none" if ra == "none" else "chosen remedy",
-                "runs": f"{run_a} − {run_b}",
-            }
-            for metric, unit in (("accuracy", "pp"), ("minority recall", "pp")):
-                c = study.family[study.cmp_key(run_a, run_b, metric)]
-                r = c.result
-                row[f"{metric} diff ({unit})"] = num(None if r["p"] is None else 100 * r["diff"])
-                row[f"{metric} diff ({unit}) lo"] = num(None if r["p"] is None else 100 * r["lo"])
-                row[f"{metric} diff ({unit}) hi"] = num(None if r["p"] is None else 100 * r["hi"])
-                row[f"{metric} seeds"] = r["n"]
-                row[f"{metric} verdict"] = c.verdict
-            rows.append(row)
+    for arm, split, run_a, run_b in level_pairs(study, table):
+        row = {
+            "split": split,
+            "rho": num(imbalance_ratio(study.groups[run_a]), 1),
+            "arm": arm,
+            "runs": f"{run_a} − {run_b}",
+        }
+        for metric, unit in (("accuracy", "pp"), ("minority recall", "pp")):
+            c = study.family[study.cmp_key(run_a, run_b, metric)]
+            r = c.result
+            row[f"{metric} diff ({unit})"] = num(None if r["p"] is None else 100 * r["diff"])
+            row[f"{metric} diff ({unit}) lo"] = num(None if r["p"] is None else 100 * r["lo"])
+            row[f"{metric} diff ({unit}) hi"] = num(None if r["p"] is None else 100 * r["hi"])
+            row[f"{metric} seeds"] = r["n"]
+            row[f"{metric} verdict"] = c.verdict
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
 def gain_table(study, table) -> pd.DataFrame:
+    """Per architecture and level: the remedy's gain in minority recall over no remedy (paired
+    by seed, 95% t-interval)."""
     rows = []
     for arch in (study.study["mobilenet"], study.study["plain"]):
         arms = {r: runs for (x, r), runs in table.items() if x == arch}
