@@ -150,7 +150,7 @@ def main() -> int:
             print(run.stdout[-3000:], run.stderr[-3000:], sep="\n")
             print(f"error: mutmut run exited {run.returncode} (its output above)")
             return 1
-    equivalent = yaml.safe_load(EQUIVALENTS.read_text()) or {} if EQUIVALENTS.exists() else {}
+    equivalent = (yaml.safe_load(EQUIVALENTS.read_text()) or {}) if EQUIVALENTS.exists() else {}
     status = {n: s for n, s in results(mutmut, args.work).items() if module_of(n)}
     text, survivors = table(status, equivalent)
     print(text)
