@@ -147,7 +147,9 @@ def main() -> int:
         cmd = [str(mutmut), "run", "--max-children", str(args.max_children), *patterns]
         run = subprocess.run(cmd, cwd=args.work, capture_output=True, text=True)
         if run.returncode != 0:
-            print(run.stdout[-3000:], run.stderr[-3000:], sep="\n")
+            spinner = re.compile(r"^\W*(Generating mutants|Running stats|Running clean tests)\s*$")
+            out = "\n".join(ln for ln in run.stdout.splitlines() if not spinner.match(ln))
+            print(out[-6000:], run.stderr[-3000:], sep="\n")
             print(f"error: mutmut run exited {run.returncode} (its output above)")
             return 1
     equivalent = (yaml.safe_load(EQUIVALENTS.read_text()) or {}) if EQUIVALENTS.exists() else {}

@@ -4,6 +4,7 @@ same params), so the lists cannot drift."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -62,8 +63,18 @@ def test_every_module_a_stage_loads_is_declared(stage):
     """What Python actually loads at start-up is a subset of the derived list (functions may
     import more, later)."""
     entry = str(REPO / codedeps.ENTRY_POINTS[stage])
+    # this checkout's modules, not whichever blockbench the interpreter has installed
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
+    }
     out = subprocess.run(
-        [sys.executable, "-c", _LOADED, entry], capture_output=True, text=True, check=True, cwd=REPO
+        [sys.executable, "-c", _LOADED, entry],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env=env,
     ).stdout
     loaded = {str(Path(p).relative_to(REPO)) for p in json.loads(out)}
     assert loaded <= set(codedeps.stage_code(stage, REPO))

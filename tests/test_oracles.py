@@ -4,9 +4,14 @@ swapped column or a plain accuracy in place of a balanced one fails a test."""
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
 import os
 import re
+import shutil
 import stat
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -293,3 +298,272 @@ def test_family_verdicts_use_the_holm_adjusted_p_not_the_raw_one():
         assert c.p_holm == pytest.approx(0.06) and not c.significant
         assert c.verdict == statistics.INCONCLUSIVE
     assert family.items["a0 vs b0: accuracy"].threshold == pytest.approx(0.05 / 3)
+
+
+# ------------------------------------------------------------------ keys: what a params edit reruns
+def test_a_stamp_is_the_sha256_of_each_stage_file_then_of_its_params_sections():
+    params = digits_params()
+    lines = keys.stamp(params, "benchmark", REPO).splitlines()
+    files = [ln.split("  ", 1) for ln in lines if "params.yaml:" not in ln]
+    assert files and all(
+        digest == hashlib.sha256((REPO / rel).read_bytes()).hexdigest() for digest, rel in files
+    )
+    for line, key in zip(lines[len(files) :], ["benchmark", "compute"], strict=True):
+        blob = json.dumps(params[key], sort_keys=True).encode()
+        assert line == f"{hashlib.sha256(blob).hexdigest()}  params.yaml:{key}"
+    assert keys.stamp_path("train") == Path("results/code/train.sha256")
+    assert keys._lookup({"a": {"b": {"c": 3}}}, "a.b.c") == 3
+
+
+def test_write_stamps_writes_each_stage_once_and_only_on_change(tmp_path):
+    for part in ("src", "workflow/scripts"):
+        shutil.copytree(REPO / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__"))
+    params = digits_params()
+    keys.write_stamps(params, tmp_path)
+    written = sorted(p.name for p in (tmp_path / "results/code").iterdir())
+    assert written == sorted(f"{s}.sha256" for s in keys.STAGE_PARAMS)
+    for stage in keys.STAGE_PARAMS:
+        text = (tmp_path / keys.stamp_path(stage)).read_text()
+        assert text == keys.stamp(params, stage, tmp_path) and text.endswith("\n")
+        os.utime(tmp_path / keys.stamp_path(stage), (1000, 1000))
+    params["evaluate"]["bootstrap_samples"] += 1
+    keys.write_stamps(params, tmp_path)
+    changed = [
+        s for s in keys.STAGE_PARAMS if (tmp_path / keys.stamp_path(s)).stat().st_mtime != 1000
+    ]
+    assert changed == ["evaluate"]
+
+
+def test_listed_runs_and_differs_on_missing_broken_and_real_files(tmp_path):
+    assert keys.listed_runs(tmp_path) is None
+    (tmp_path / "results/configs").mkdir(parents=True)
+    (tmp_path / "results/configs/runs.yaml").write_text("expanded_runs: [")
+    assert keys.listed_runs(tmp_path) is None
+    (tmp_path / "results/configs/runs.yaml").write_text("other: 1\n")
+    assert keys.listed_runs(tmp_path) is None
+    (tmp_path / "results/configs/runs.yaml").write_text("expanded_runs: {b: 1, a: 2}\n")
+    assert keys.listed_runs(tmp_path) == ["b", "a"]
+    f = tmp_path / "f.txt"
+    assert keys._differs(f, "x") is True
+    f.write_text("x")
+    assert keys._differs(f, "x") is False and keys._differs(f, "y") is True
+    f.write_bytes(b"\xff\xfe")
+    assert keys._differs(f, "x") is True
+
+
+def test_plan_names_exactly_the_stages_a_params_edit_reruns(tmp_path):
+    params = digits_params()
+    keys.write_configs(params, tmp_path)
+    assert keys.plan(params, tmp_path) == []
+    why = "its resolved config changes"
+
+    def edited(change) -> list:
+        p = copy.deepcopy(params)
+        change(p)
+        return keys.plan(bbp.validate(p), tmp_path)
+
+    # c3m3's lr: c3m3, its seeds and its twins (which inherit it), nothing else
+    c3m3 = [r for r in bbp.run_names(params) if r.startswith("c3m3")]
+    assert len(c3m3) == 6
+    assert edited(lambda p: p["runs"]["c3m3"].update(lr=0.05)) == [
+        (f"train@{r}", why) for r in c3m3
+    ]
+    got = edited(lambda p: p["splits"]["ratio2"].update(train_over_test=2.5))
+    assert got[0] == ("split@ratio2", "its split config changes")
+    assert [g for g in got if g[0].startswith("split@")] == [got[0]]
+    got = edited(lambda p: p["runs"].update(c9={"n_conv": 1, "n_mobilenet": 0}))
+    assert got == [("train@c9", "new run (needs a second `dvc repro`: see configs)")]
+
+    def drop(p):
+        del p["runs"]["c3m5"]
+        p["study"]["block_counts"] = ["c1m3", "c3m3"]
+        p["grids"]["twins"]["runs"].remove("c3m5")
+
+    gone = sorted(r for r in bbp.run_names(params) if r.startswith("c3m5"))
+    assert edited(drop) == [
+        (f"train@{r}", "removed from params.yaml (its stages go)") for r in gone
+    ]
+    bench = ("benchmark", "a benchmarked run's network, batch size or optimizer changes")
+    assert bench in edited(lambda p: p["runs"]["c4"].update(batch_size=3000))
+    assert bench not in edited(lambda p: p["runs"]["c4"].update(epochs=3))
+
+
+# ------------------------------------------------------------------ storage: the files stages share
+def test_write_json_is_sorted_indented_and_takes_numpy_values(tmp_path):
+    from blockbench.storage import file_sha256, read_json, write_json
+
+    out = tmp_path / "m.json"
+    write_json(out, {"b": np.int64(2), "a": np.float32(0.5), "c": np.array([1, 2])})
+    assert out.read_text() == '{\n  "a": 0.5,\n  "b": 2,\n  "c": [\n    1,\n    2\n  ]\n}\n'
+    assert read_json(out) == {"a": 0.5, "b": 2, "c": [1, 2]}
+    with pytest.raises(TypeError, match="not JSON serialisable: object"):
+        write_json(tmp_path / "x.json", {"a": object()})
+    assert not (tmp_path / "x.json").exists()  # nothing half-written
+    big = tmp_path / "big.bin"
+    big.write_bytes(bytes(range(256)) * 5000)  # over one 1 MiB chunk
+    assert file_sha256(big) == hashlib.sha256(big.read_bytes()).hexdigest()
+
+
+def test_read_json_says_what_is_wrong_and_what_to_do(tmp_path):
+    from blockbench.errors import BlockbenchError
+    from blockbench.storage import read_json
+
+    with pytest.raises(BlockbenchError) as err:
+        read_json(tmp_path / "none.json")
+    assert (
+        str(err.value) == f"{tmp_path / 'none.json'}: not found; run the stage that makes it first"
+    )
+    (tmp_path / "bad.json").write_text('{"a": 1,\n')
+    with pytest.raises(BlockbenchError) as err:
+        read_json(tmp_path / "bad.json")
+    assert str(err.value).startswith(f"{tmp_path / 'bad.json'}: corrupt JSON (")
+    assert str(err.value).endswith("at line 2); delete it and rerun its stage")
+
+
+# ------------------------------------------------------------------ the report's verdict words
+@pytest.mark.parametrize(
+    "p, verdict, diff, label",
+    [
+        (None, statistics.DIFFERENT, 0.02, "not tested"),
+        (0.01, statistics.DIFFERENT, 0.02, "different (higher)"),
+        (0.01, statistics.DIFFERENT, -0.02, "different (lower)"),
+        (0.01, statistics.DIFFERENT, 0.0, "different (lower)"),
+        (0.01, statistics.EQUIVALENT, 0.001, statistics.EQUIVALENT),
+        (0.30, statistics.INCONCLUSIVE, 0.02, statistics.INCONCLUSIVE),
+    ],
+)
+def test_verdict_label(p, verdict, diff, label):
+    c = SimpleNamespace(result={"p": p, "diff": diff}, verdict=verdict)
+    assert report.Study.verdict_label(None, c) == label
+
+
+@pytest.mark.parametrize(
+    "metric, family, target",
+    [
+        ("accuracy", report.PRIMARY, 0.01),
+        ("minority recall", report.PRIMARY, 0.03),
+        ("accuracy", report.SECONDARY, None),
+        ("validation loss, last epoch", report.PRIMARY, None),
+    ],
+)
+def test_target_for_primary_rows_only(metric, family, target):
+    fake = SimpleNamespace(target_mde={"accuracy": 0.01, "minority_recall": 0.03})
+    c = SimpleNamespace(metric=metric, family=family)
+    assert report.Study.target_for(fake, c) == target
+
+
+def _remedy_study(scores: dict[str, dict[int, float]]) -> SimpleNamespace:
+    groups = {
+        name: SimpleNamespace(by_seed=lambda fn, s=by_seed: dict(s))
+        for name, by_seed in scores.items()
+    }
+    return SimpleNamespace(remedy_candidates=lambda base: {r: r for r in scores}, groups=groups)
+
+
+@pytest.mark.parametrize(
+    "scores, chosen",
+    [
+        # seeds every candidate has: a's extra seed 3 (1.0) must not count (mean over 0-3: 0.85)
+        ({"a": {0: 0.80, 1: 0.80, 2: 0.80, 3: 1.0}, "b": {0: 0.83, 1: 0.83, 2: 0.83}}, "b"),
+        # no seed in common: each candidate's mean over its own seeds (0.9 against 0.8)
+        ({"a": {0: 0.9}, "b": {1: 0.8, 2: 0.8}}, "a"),
+        ({"a_best": {0: 0.9, 1: 0.9}, "b_worse": {0: 0.5, 1: 0.5}}, "a_best"),
+        ({}, None),
+    ],
+)
+def test_selected_remedy_is_the_best_mean_over_shared_seeds(scores, chosen):
+    assert report.Study.selected_remedy(_remedy_study(scores), "base") == chosen
+
+
+def test_original_numbers_map_the_originals_accuracies_to_our_runs_by_role():
+    study = {
+        "mobilenet": "m",
+        "plain": "p",
+        "block_counts": ["m", "k1", "k2"],
+        "sweeps": {
+            "batch_size": [["m", "p"], ["m_bs", "p_bs"]],
+            "lr": [["m", "p"]],  # one value only: nothing to compare with
+            "momentum": [["m", "p"], ["m_mo", "p_mo"]],  # not a sweep of the original
+        },
+    }
+    assert claims.original_numbers(study) == {
+        "m": 69.29,
+        "p": 69.44,
+        "k1": 69.74,
+        "k2": 69.65,
+        "m_bs": 69.46,
+        "p_bs": 69.59,
+    }
+
+
+def test_mcnemar_counts_truthy_values_and_tests_the_asymmetric_pairs():
+    # as truth values: only a right on images 0, 3, 4 and only b on image 1 -> binomial(3 of 4)
+    r = statistics.mcnemar([2, 0, 1, 1, 1, 1], [0, 3, 1, 0, 0, 1])
+    assert (r["only_a_correct"], r["only_b_correct"]) == (3, 1)
+    assert r["p_value"] == pytest.approx(0.625)  # 2 * (4 + 1) / 16
+    assert statistics.mcnemar([1, 0], [1, 0])["p_value"] == 1.0  # no discordant image
+    with pytest.raises(ValueError, match="^McNemar needs predictions on the same test images$"):
+        statistics.mcnemar([1, 0], [1, 0, 1])
+
+
+# ------------------------------------------------------------------ evaluation: model outputs
+class _LinearNet(torch.nn.Module):
+    """embed: a fixed linear map of the pixels to 6 features; classifier: 6 -> 10."""
+
+    def __init__(self):
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.w = torch.nn.Parameter(torch.randn(28 * 28, 6, generator=g) / 28)
+        self.classifier = torch.nn.Linear(6, 10)
+        torch.nn.init.normal_(self.classifier.weight, generator=g)
+
+    def embed(self, x):
+        return x.flatten(1) @ self.w
+
+    def forward(self, x):
+        return self.classifier(self.embed(x))
+
+
+def _images(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, 28, 28), dtype=np.uint8)
+
+
+def test_predict_is_the_softmax_of_the_model_in_batches_across_a_batch_boundary():
+    from blockbench.tensors import EVAL_BATCH
+
+    model, images = _LinearNet(), _images(EVAL_BATCH + 3)
+    model.train()
+    proba, feats = evaluation.predict(model, images, 0.5, 0.25)
+    assert not model.training  # eval mode
+    x = torch.from_numpy(images).float().div(255).sub(0.5).div(0.25).unsqueeze(1)
+    with torch.no_grad():
+        f = model.embed(x)
+        want = torch.softmax(model.classifier(f), dim=1)
+    assert proba.shape == (EVAL_BATCH + 3, 10) and feats.shape == (EVAL_BATCH + 3, 6)
+    assert proba.dtype == np.float32 and feats.dtype == np.float32
+    np.testing.assert_allclose(proba, want.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(feats, f.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_transform_probe_is_the_clean_test_under_the_identity_and_seeded_otherwise():
+    from blockbench.tensors import EVAL_BATCH
+
+    model, images = _LinearNet(), _images(EVAL_BATCH + 5, seed=1)
+    y = np.arange(len(images)) % 10
+    x = torch.from_numpy(images).float().div(255).sub(0.5).div(0.25).unsqueeze(1)
+    with torch.no_grad():
+        clean = model(x).argmax(1).numpy()
+    identity = {"seed": 0, "augment_degrees": 0, "augment_translate": 0.0, "augment_scale": [1, 1]}
+    got = evaluation.transform_probe(model, images, y, 0.5, 0.25, identity, [0, 4, 7])
+    assert got == evaluation.shift_rates(y, clean, [0, 4, 7])
+    moved = {
+        "seed": 3,
+        "augment_degrees": 30,
+        "augment_translate": 0.2,
+        "augment_scale": [0.8, 1.2],
+    }
+    first = evaluation.transform_probe(model, images, y, 0.5, 0.25, moved, [0, 4, 7])
+    assert first == evaluation.transform_probe(model, images, y, 0.5, 0.25, moved, [0, 4, 7])
+    assert first != got  # every image transformed: the predictions move
+    other = evaluation.transform_probe(model, images, y, 0.5, 0.25, {**moved, "seed": 4}, [0, 4, 7])
+    assert other != first  # the run's seed draws the transforms
