@@ -672,14 +672,16 @@ def test_rng_state_keeps_the_cuda_state_on_a_cuda_device(monkeypatch):
 
     seen = {}
     monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device: "cuda-state")
-    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda s, device: seen.update(cuda=s))
+    monkeypatch.setattr(
+        torch.cuda, "set_rng_state", lambda s, device: seen.update(cuda=s, device=device.type)
+    )
     gen = torch.Generator().manual_seed(5)
     state = training._rng_state(gen, SimpleNamespace(type="cuda"))
     assert state["cuda"] == "cuda-state"
     assert "cuda" not in training._rng_state(gen, torch.device("cpu"))
     first = torch.rand(3, generator=gen), torch.rand(3)
     training._set_rng_state(state, gen, SimpleNamespace(type="cuda"))
-    assert seen == {"cuda": "cuda-state"}
+    assert seen == {"cuda": "cuda-state", "device": "cuda"}
     again = torch.rand(3, generator=gen), torch.rand(3)
     assert all(torch.equal(x, y) for x, y in zip(first, again, strict=True))
 
@@ -724,3 +726,31 @@ def test_plan_on_a_fresh_checkout_reruns_everything(tmp_path):
     runs = [g for g in got if g[0].startswith("train@")]
     assert runs == [(f"train@{r}", "its resolved config changes") for r in bbp.run_names(params)]
     assert got[-1][0] == "benchmark"
+
+
+class _NotAWeight:
+    """A pickled object that is no tensor: `weights_only` loading refuses it."""
+
+
+def test_load_resume_point_says_why_it_resumes_or_starts_over(tmp_path, capsys):
+    from blockbench import training
+
+    path = tmp_path / "resume.pt"
+    assert training.load_resume_point(None, "f", "r") is None
+    assert training.load_resume_point(path, "f", "r") is None  # no file: a plain start
+    training.save_resume_point(path, {"fingerprint": "f", "epoch": 3, "w": torch.ones(2)})
+    state = training.load_resume_point(path, "f", "r")
+    assert state["epoch"] == 3 and torch.equal(state["w"], torch.ones(2))
+    assert capsys.readouterr().err == f"r: resuming from {path} after epoch 3\n"
+    assert training.load_resume_point(path, "other", "r") is None
+    assert capsys.readouterr().err == (
+        f"r: ignoring checkpoint {path}: made for another config or data\n"
+    )
+    torch.save({"fingerprint": "f", "epoch": 1, "x": _NotAWeight()}, path)
+    assert training.load_resume_point(path, "f", "r") is None  # never unpickles arbitrary code
+    assert capsys.readouterr().err.startswith(f"r: ignoring unreadable checkpoint {path} (")
+    path.write_bytes(b"garbage")
+    assert training.load_resume_point(path, "f", "r") is None
+    assert (
+        capsys.readouterr().err == f"r: ignoring unreadable checkpoint {path} (UnpicklingError)\n"
+    )
