@@ -109,22 +109,26 @@ def module_of(name: str) -> str | None:
 
 def table(status: dict[str, str], equivalent: dict[str, str]) -> tuple[str, list[str]]:
     rows, survivors = [], []
-    head = "| module | mutants | killed | survived | untested | equivalent | score |"
-    lines = [head, "|---|---:|---:|---:|---:|---:|---:|"]
-    totals = [0, 0, 0, 0, 0]
+    head = "| module | mutants | killed | survived | untested | equivalent | not run | score |"
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    totals = [0, 0, 0, 0, 0, 0]
     for module in SCOPE:
         names = [n for n in status if module_of(n) == module]
         eq = [n for n in names if n in equivalent]
-        killed = [n for n in names if status[n] in KILLED and n not in equivalent]
-        untested = [n for n in names if status[n] == "no tests" and n not in equivalent]
-        survived = [n for n in names if n not in equivalent and n not in killed + untested]
+        rest = [n for n in names if n not in equivalent]
+        killed = [n for n in rest if status[n] in KILLED]
+        untested = [n for n in rest if status[n] == "no tests"]
+        not_run = [n for n in rest if status[n] == "not checked"]  # mutmut has not run it yet
+        survived = [n for n in rest if n not in killed + untested + not_run]
         survivors += survived + untested
-        counts = [len(names), len(killed), len(survived), len(untested), len(eq)]
+        counts = [len(names), len(killed), len(survived), len(untested), len(eq), len(not_run)]
         totals = [t + c for t, c in zip(totals, counts)]
         rows.append((module, counts))
     for module, c in rows + [("**all**", totals)]:
-        scored = c[0] - c[4]
+        scored = c[0] - c[4] - c[5]  # a score over the mutants run, equivalents left out
         score = f"{100 * c[1] / scored:.1f}%" if scored else "-"
+        if c[5]:
+            score += f" ({c[5]} not run)"
         lines.append(f"| {module} | " + " | ".join(map(str, c)) + f" | {score} |")
     return "\n".join(lines), survivors
 
