@@ -21,12 +21,25 @@ import yaml
 from conftest import REPO, digits_params
 from scipy import stats as sps
 
-from blockbench import evaluation, keys, remedies, report
+from blockbench import evaluation, keys, remedies, report, training
 from blockbench import params as bbp
+from blockbench.errors import BlockbenchError
 from blockbench.report import claims, prose_answers, statistics
 from blockbench.report.runs import Group
 from blockbench.split import _keep_minority, make_split
-from blockbench.storage import write_text, write_text_if_changed
+from blockbench.storage import (
+    _alive,
+    array_sha256,
+    file_sha256,
+    load_npz,
+    read_json,
+    save_npz,
+    write_json,
+    write_text,
+    write_text_if_changed,
+)
+from blockbench.tensors import EVAL_BATCH
+from blockbench.training import run_fingerprint
 
 
 def test_all_predicted_majority_accuracy_075_balanced_05():
@@ -396,7 +409,6 @@ def test_plan_names_exactly_the_stages_a_params_edit_reruns(tmp_path):
 
 # ------------------------------------------------------------------ storage: the files stages share
 def test_write_json_is_sorted_indented_and_takes_numpy_values(tmp_path):
-    from blockbench.storage import file_sha256, read_json, write_json
 
     out = tmp_path / "m.json"
     write_json(out, {"b": np.int64(2), "a": np.float32(0.5), "c": np.array([1, 2])})
@@ -411,8 +423,6 @@ def test_write_json_is_sorted_indented_and_takes_numpy_values(tmp_path):
 
 
 def test_read_json_says_what_is_wrong_and_what_to_do(tmp_path):
-    from blockbench.errors import BlockbenchError
-    from blockbench.storage import read_json
 
     with pytest.raises(BlockbenchError) as err:
         read_json(tmp_path / "none.json")
@@ -534,14 +544,18 @@ def _images(n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (n, 28, 28), dtype=np.uint8)
 
 
+def _normalised(images: np.ndarray) -> torch.Tensor:
+    """The model's input by hand: pixels / 255, minus mean 0.5, over std 0.25, one channel."""
+    return torch.from_numpy(images).float().div(255).sub(0.5).div(0.25).unsqueeze(1)
+
+
 def test_predict_is_the_softmax_of_the_model_in_batches_across_a_batch_boundary():
-    from blockbench.tensors import EVAL_BATCH
 
     model, images = _LinearNet(), _images(EVAL_BATCH + 3)
     model.train()
     proba, feats = evaluation.predict(model, images, 0.5, 0.25)
     assert not model.training  # eval mode
-    x = torch.from_numpy(images).float().div(255).sub(0.5).div(0.25).unsqueeze(1)
+    x = _normalised(images)
     with torch.no_grad():
         f = model.embed(x)
         want = torch.softmax(model.classifier(f), dim=1)
@@ -552,11 +566,10 @@ def test_predict_is_the_softmax_of_the_model_in_batches_across_a_batch_boundary(
 
 
 def test_transform_probe_is_the_clean_test_under_the_identity_and_seeded_otherwise():
-    from blockbench.tensors import EVAL_BATCH
 
     model, images = _LinearNet(), _images(EVAL_BATCH + 5, seed=1)
     y = np.arange(len(images)) % 10
-    x = torch.from_numpy(images).float().div(255).sub(0.5).div(0.25).unsqueeze(1)
+    x = _normalised(images)
     with torch.no_grad():
         clean = model(x).argmax(1).numpy()
     identity = {"seed": 0, "augment_degrees": 0, "augment_translate": 0.0, "augment_scale": [1, 1]}
@@ -579,8 +592,6 @@ def test_save_npz_writes_fixed_zip_headers_and_refuses_objects(tmp_path):
     import struct
     import zipfile
 
-    from blockbench.storage import load_npz, save_npz
-
     a, b = np.array([0.5, 1.5], dtype=np.float32), np.arange(6).reshape(2, 3)
     save_npz(tmp_path / "1.npz", b=b, a=a)
     save_npz(tmp_path / "2.npz", a=a, b=b)
@@ -600,8 +611,6 @@ def test_save_npz_writes_fixed_zip_headers_and_refuses_objects(tmp_path):
 
 
 def test_load_npz_errors_say_what_to_do(tmp_path):
-    from blockbench.errors import BlockbenchError
-    from blockbench.storage import load_npz, save_npz
 
     with pytest.raises(BlockbenchError) as err:
         load_npz(tmp_path / "no.npz")
@@ -624,7 +633,6 @@ def test_load_npz_errors_say_what_to_do(tmp_path):
 
 
 def test_array_sha256_hashes_dtype_shape_and_bytes_of_any_layout():
-    from blockbench.storage import array_sha256
 
     m = np.arange(6, dtype=np.int32).reshape(2, 3)
     want = hashlib.sha256(b"<i4(3, 2)" + np.ascontiguousarray(m.T).tobytes()).hexdigest()
@@ -635,8 +643,6 @@ def test_array_sha256_hashes_dtype_shape_and_bytes_of_any_layout():
 def test_alive_asks_without_signalling(tmp_path):
     import subprocess
     import sys
-
-    from blockbench.storage import _alive
 
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
@@ -650,8 +656,6 @@ def test_alive_asks_without_signalling(tmp_path):
 
 # ------------------------------------------------------------------ training: the resume point
 def test_run_fingerprint_hashes_config_device_threads_torch_and_the_arrays():
-    from blockbench.storage import array_sha256
-    from blockbench.training import run_fingerprint
 
     cfg = {"b": 1, "a": {"d": 2, "c": 3}}  # unsorted keys: the hash sorts them
     split = {"y": np.arange(3), "x": np.ones((2, 2))}
@@ -668,7 +672,6 @@ def test_run_fingerprint_hashes_config_device_threads_torch_and_the_arrays():
 
 
 def test_rng_state_keeps_the_cuda_state_on_a_cuda_device(monkeypatch):
-    from blockbench import training
 
     seen = {}
     monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device: "cuda-state")
@@ -733,7 +736,6 @@ class _NotAWeight:
 
 
 def test_load_resume_point_says_why_it_resumes_or_starts_over(tmp_path, capsys):
-    from blockbench import training
 
     path = tmp_path / "resume.pt"
     assert training.load_resume_point(None, "f", "r") is None
