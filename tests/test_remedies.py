@@ -1,6 +1,7 @@
 """Imbalance remedies: each loss against a hand computation, balanced batches, seeded augment."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -152,3 +153,93 @@ def test_every_remedy_trains_and_is_recorded(remedy, digits_arrays):
     assert (
         result.info["train_class_counts"] == np.bincount(arrays["y_train"], minlength=10).tolist()
     )
+
+
+# ---------------------------------------------- defaults, refusals and devices (issue 23's oracles)
+def test_class_weights_defaults_and_refusals():
+    counts = torch.tensor([1, 5, 20])
+    inv = [1 / n for n in counts.tolist()]
+    assert remedies.class_weights(counts).tolist() == pytest.approx([w * 3 / sum(inv) for w in inv])
+    eff = [(1 - 0.999) / (1 - 0.999**n) for n in counts.tolist()]  # the default beta
+    assert remedies.class_weights(counts, "effective").tolist() == pytest.approx(
+        [w * 3 / sum(eff) for w in eff]
+    )
+    with pytest.raises(ValueError) as err:
+        remedies.class_weights(torch.tensor([3, 0, 4]))
+    assert str(err.value) == "class_weights: every class needs at least one training image"
+    with pytest.raises(ValueError) as err:
+        remedies.class_weights(counts, "sqrt")
+    assert str(err.value) == "class_weights: unknown kind 'sqrt'; use inverse or effective"
+
+
+def test_losses_default_to_gamma_two_and_tau_one_and_warn_about_nothing():
+    focal = [
+        -((1 - math.exp(lp)) ** 2) * lp
+        for lp in (hand_log_softmax(r)[c] for r, c in zip(LOGITS.tolist(), Y.tolist()))
+    ]
+    prior = COUNTS.double() / COUNTS.sum()
+    shifted = LOGITS + torch.log(prior).float()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. softmax's deprecated implicit dimension
+        assert float(remedies.FocalLoss()(LOGITS, Y)) == pytest.approx(sum(focal) / len(focal))
+        assert float(remedies.LogitAdjustedLoss(prior)(LOGITS, Y)) == pytest.approx(
+            hand_ce(shifted, Y)
+        )
+
+
+def test_the_logit_offset_follows_the_logits_to_their_device():
+    lossf = remedies.LogitAdjustedLoss(COUNTS.double() / COUNTS.sum())
+    assert lossf(LOGITS.to("meta"), Y.to("meta")).device.type == "meta"
+
+
+def test_balanced_indices_draw_from_the_given_generator_on_the_labels_device(monkeypatch):
+    y = torch.tensor([0] * 50 + [1] * 7 + [2] * 3)
+    torch.manual_seed(0)
+    a = remedies.balanced_indices(y, 3, torch.Generator().manual_seed(5))
+    torch.manual_seed(1)  # the global RNG plays no part
+    b = remedies.balanced_indices(y, 3, torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
+    devices = []
+    for name in ("randint", "randperm"):
+        real = getattr(torch, name)
+
+        def spy(*args, _real=real, **kwargs):
+            devices.append(kwargs.get("device"))
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(torch, name, spy)
+    remedies.balanced_indices(y, 3, torch.Generator().manual_seed(5))
+    assert devices == [y.device] * 4  # three classes' draws, one permutation
+
+
+def test_repeated_classes_leave_out_absent_classes_and_the_class_at_the_share():
+    # 60 images over the 4 present classes: a share of 15; a class of 1 image is repeated, one of 15
+    # (exactly the share) is not, an absent class is neither present nor repeated
+    counts = torch.tensor([0, 1, 15, 20, 24])
+    assert remedies.repeated_classes(counts).tolist() == [False, True, False, False, False]
+    mask = remedies.augmented_classes({}, counts.to("meta"))  # default scope: all
+    assert mask.dtype == torch.bool and mask.device.type == "meta" and mask.shape == (5,)
+    assert remedies.augmented_classes({}, counts).tolist() == [True] * 5
+
+
+def test_the_augmenter_defaults_and_its_fill():
+    aug = remedies.make_augmenter({}, fill=-0.42)
+    assert aug.degrees == [-10.0, 10.0] and aug.translate == (0.1, 0.1)
+    assert aug.scale == (0.9, 1.1) and aug.fill == -0.42
+
+
+def test_augment_batch_draws_once_per_group_and_transforms_every_masked_row():
+    calls = []
+
+    def plus_one(chunk):
+        calls.append(len(chunk))
+        return chunk + 1
+
+    x = torch.zeros(100, 1, 2, 2)
+    mask = torch.arange(100) >= 30  # the last 70 rows
+    out = remedies.augment_batch(x, mask, plus_one, group=32)
+    assert calls == [32, 32, 6]
+    assert torch.equal(out[mask], torch.ones(70, 1, 2, 2)) and torch.equal(out[~mask], x[~mask])
+    one = torch.zeros(100, dtype=torch.bool)
+    one[0] = True
+    assert torch.equal(remedies.augment_batch(x, one, plus_one)[0], torch.ones(1, 2, 2))

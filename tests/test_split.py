@@ -3,7 +3,12 @@ import pytest
 
 from blockbench.errors import BlockbenchError
 from blockbench.params import split_config
-from blockbench.split import make_split, n_train_after_holdout, pool_for_train_size
+from blockbench.split import (
+    _drop_majority,
+    make_split,
+    n_train_after_holdout,
+    pool_for_train_size,
+)
 
 
 def test_minority_classes_keep_their_fraction_and_test_is_untouched(params, digits_arrays):
@@ -112,3 +117,53 @@ def test_a_level_leaving_a_class_under_two_images_fails_in_one_line(
     save_npz(tmp_path / paths.raw("digits"), **digits_arrays)
     with pytest.raises(BlockbenchError, match=r"^params.yaml: splits.tiny: keep_fraction 0.01 "):
         stage.run(p, "tiny", tmp_path)
+
+
+# ------------------------------------------------ boundaries and the counts record (issue 23's oracles)
+def _ten_by_ten():
+    """10 classes of 10 training images, 50 test images."""
+    y = np.repeat(np.arange(10), 10)
+    return {
+        "x_train": np.arange(100, dtype=np.float32).reshape(100, 1, 1, 1),
+        "y_train": y,
+        "x_test": np.zeros((50, 1, 1, 1), np.float32),
+        "y_test": np.repeat(np.arange(10), 5),
+    }
+
+
+def test_drop_majority_reaches_two_per_majority_class_and_not_one_image_fewer():
+    y = np.repeat(np.arange(10), 10)
+    pool = np.arange(100)
+    kept = _drop_majority(pool, y, [0, 4, 7], 30 + 2 * 7, seed=3)  # 30 minority images stay
+    assert np.bincount(y[kept]).tolist() == [10, 2, 2, 2, 10, 2, 2, 10, 2, 2]
+    assert np.array_equal(kept, _drop_majority(pool, y, [0, 4, 7], 44, seed=3))  # seeded
+    with pytest.raises(BlockbenchError) as err:
+        _drop_majority(pool, y, [0, 4, 7], 43, seed=3)
+    assert str(err.value).endswith("cannot go below (train + val) = 44")
+
+
+def test_the_counts_record_holds_the_config_the_official_counts_and_the_ratio_before(params):
+    arrays = _ten_by_ten()
+    cfg = {**split_config(params, "imbalanced"), "keep_fraction": 0.5, "seed": 0}
+    out, rec = make_split(arrays, cfg)
+    assert rec["config"] == cfg
+    assert rec["class_counts"]["official_train"] == {str(c): 10 for c in range(10)}
+    # 85 images kept (3 classes at 5), the hold-out takes ceil(0.2 * 85) = 17: 68 / 50 test images
+    assert rec["train_over_test"]["before_drop"] == 1.36
+    assert out["idx_train"].dtype == np.int64 and out["idx_val"].dtype == np.int64
+    # exactly the ratio there is already: nothing is dropped
+    same, rec2 = make_split(arrays, {**cfg, "train_over_test": 68 / 50})
+    assert all(np.array_equal(out[k], same[k]) for k in out) and rec2["sizes"] == rec["sizes"]
+    # a lower one drops majority images, the same ones every time
+    low = {**cfg, "train_over_test": 1.0}
+    a, _ = make_split(arrays, low)
+    b, _ = make_split(arrays, low)
+    assert len(a["y_train"]) == 50 and np.array_equal(a["idx_train"], b["idx_train"])
+
+
+def test_a_class_the_training_set_lacks_has_no_kept_fraction(params):
+    arrays = _ten_by_ten()
+    arrays = {**arrays, "x_train": arrays["x_train"][:90], "y_train": arrays["y_train"][:90]}
+    _, rec = make_split(arrays, {**split_config(params, "imbalanced"), "keep_fraction": 0.5})
+    assert rec["kept_fraction_per_class"]["9"] is None
+    assert rec["kept_fraction_per_class"]["0"] == 0.5 and rec["kept_fraction_per_class"]["8"] == 1.0
