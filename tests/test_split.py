@@ -119,7 +119,7 @@ def test_a_level_leaving_a_class_under_two_images_fails_in_one_line(
         stage.run(p, "tiny", tmp_path)
 
 
-# ------------------------------------------------ boundaries and the counts record (issue 23's oracles)
+# -------------------------------------------- boundaries and the counts record (issue 23's oracles)
 def _ten_by_ten():
     """10 classes of 10 training images, 50 test images."""
     y = np.repeat(np.arange(10), 10)
