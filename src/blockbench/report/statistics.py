@@ -132,11 +132,20 @@ def seeds_needed(sd: float | None, target: float, alpha: float, power: float) ->
         return None
     if sd == 0:
         return 2
-    analysis = TTestPower()
-    for n in range(2, 100_000):  # the smallest n with enough power (statsmodels' power function)
-        if analysis.power(effect_size=target / sd, nobs=n, alpha=alpha) >= power:
+    for n in range(2, 100_000):  # the smallest n with enough power
+        if _power(target / sd, n, alpha) >= power:
             return n
     return None
+
+
+def _power(effect: float, n: int, alpha: float) -> float:
+    """Power of a two-sided paired t-test over n pairs for a standardised effect: the mass of the
+    noncentral t (df n - 1, noncentrality effect * sqrt n) beyond the critical values. statsmodels'
+    TTestPower.power gives the same numbers but NaN for large effects at small n (d = 10, n = 3),
+    which would make a study ask for one seed more than it needs."""
+    df, nc = n - 1, effect * math.sqrt(n)
+    crit = sps.t.ppf(1 - alpha / 2, df)
+    return float(sps.nct.sf(crit, df, nc) + sps.nct.cdf(-crit, df, nc))
 
 
 def verdict(kind: str, p_diff: float | None, p_equiv: float | None, alpha: float) -> str:

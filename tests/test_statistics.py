@@ -1,0 +1,170 @@
+"""report/statistics against independent computations on asymmetric inputs: every key of what
+each function returns, the edges of its cases (one value, two values, identical values, a range
+that does not start at 0) and the Family's bookkeeping. The textbook cases are in test_report.py."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from blockbench.report import statistics
+
+T975 = {1: 12.706205, 2: 4.302653, 3: 3.182446}  # t(0.975, df), from tables
+T95 = {2: 2.919986, 3: 2.353363}  # t(0.95, df): the one-sided 95% point of a 90% interval
+
+
+def test_describe_of_one_value_and_of_two():
+    assert statistics.describe([0.25]) == {"n": 1, "mean": 0.25, "sd": None, "lo": None, "hi": None}
+    d = statistics.describe([1.0, 4.0])  # mean 2.5, sd 3 / sqrt 2, half = t(1) * sd / sqrt 2
+    assert d["n"] == 2 and d["mean"] == 2.5 and d["sd"] == pytest.approx(3 / math.sqrt(2))
+    assert (d["lo"], d["hi"]) == pytest.approx((2.5 - T975[1] * 1.5, 2.5 + T975[1] * 1.5))
+
+
+def test_bounded_scales_the_exact_interval_to_a_range_that_does_not_start_at_zero():
+    """Percent-like range [10, 110]: the Clopper-Pearson interval of 3 of 10 is [0.0667, 0.6525]
+    (scipy's binomtest, computed independently from the beta quantiles)."""
+    low, high = sps.beta.ppf(0.025, 3, 8), sps.beta.ppf(0.975, 4, 7)
+    r = statistics.bounded([0.3, 0.3], 10.0, 110.0, pooled=(3, 10))
+    assert (r["lo"], r["hi"]) == pytest.approx((10 + 100 * low, 10 + 100 * high))
+    assert r["n"] == 2 and r["mean"] == 0.3 and r["sd"] == 0.0
+    # identical values without counts: the zero-width t-interval, clipped to the range
+    same = statistics.bounded([0.4, 0.4, 0.4], 0.0, 1.0)
+    assert same["lo"] == pytest.approx(0.4) and same["hi"] == pytest.approx(0.4)
+    # a t-interval inside a shifted range is kept; one past its lower end is cut there
+    t = statistics.describe([50.0, 60.0, 70.0])
+    kept = statistics.bounded([50.0, 60.0, 70.0], 10.0, 110.0)
+    assert (kept["lo"], kept["hi"]) == (t["lo"], t["hi"])
+    cut = statistics.bounded([12.0, 11.0, 30.0], 10.0, 110.0)
+    assert cut["lo"] == 10.0 and cut["hi"] == statistics.describe([12.0, 11.0, 30.0])["hi"]
+    # counts given but seeds that differ: the t-interval, not the pooled one
+    seeds = statistics.bounded([0.2, 0.4], 0.0, 1.0, pooled=(3, 10))
+    assert seeds["hi"] == 1.0 and seeds["lo"] == 0.0  # t(1) makes the interval cross both ends
+
+
+def test_prediction_interval_needs_two_values_and_widens_by_sqrt_1_plus_1_over_n():
+    assert statistics.prediction_interval([0.5]) is None
+    lo, hi = statistics.prediction_interval([1.0, 4.0])
+    half = T975[1] * (3 / math.sqrt(2)) * math.sqrt(1.5)
+    assert (lo, hi) == pytest.approx((2.5 - half, 2.5 + half))
+    lo, hi = statistics.prediction_interval([2.0, 3.0, 7.0, 8.0])  # mean 5, sd sqrt(26/3)
+    half = T975[3] * math.sqrt(26 / 3) * math.sqrt(1.25)
+    assert (lo, hi) == pytest.approx((5 - half, 5 + half))
+
+
+def test_paired_reports_both_means_the_differences_and_their_sd():
+    a = {3: 0.9, 1: 0.7, 2: 0.6}
+    b = {1: 0.5, 2: 0.5, 3: 0.6, 9: 0.1}
+    r = statistics.paired(a, b)
+    assert r["seeds"] == [1, 2, 3] and r["n"] == 3
+    assert r["mean_a"] == pytest.approx(2.2 / 3) and r["mean_b"] == pytest.approx(1.6 / 3)
+    assert r["differences"] == pytest.approx([0.2, 0.1, 0.3])
+    assert r["diff"] == pytest.approx(0.2) and r["sd"] == pytest.approx(0.1)
+    half = T975[2] * 0.1 / math.sqrt(3)
+    assert (r["lo"], r["hi"]) == pytest.approx((0.2 - half, 0.2 + half))
+    assert r["p"] == pytest.approx(sps.ttest_rel([0.7, 0.6, 0.9], [0.5, 0.5, 0.6]).pvalue)
+    # no shared seed: nothing to say; one shared seed: a difference but no test
+    none = statistics.paired({0: 1.0}, {1: 1.0})
+    assert none == {
+        "seeds": [],
+        "n": 0,
+        "mean_a": None,
+        "mean_b": None,
+        "diff": None,
+        "lo": None,
+        "hi": None,
+        "p": None,
+    }
+    one = statistics.paired({0: 0.75, 5: 0.5}, {0: 0.5})
+    assert (one["n"], one["diff"], one["mean_a"], one["p"]) == (1, 0.25, 0.75, None)
+    # identical non-zero differences: certainly different (p 0); identical zero ones: p 1
+    assert statistics.paired({0: 0.5, 1: 0.75}, {0: 0.25, 1: 0.5})["p"] == 0.0
+    tiny = statistics.paired({0: 0.5, 1: 0.5 + 1e-9}, {0: 0.5, 1: 0.5})  # not identical
+    assert 0.0 < tiny["p"] < 1.0
+
+
+def test_tost_gives_the_90_percent_interval_and_exact_answers_at_the_margin():
+    d = [0.1, 0.4, -0.2]  # mean 0.1, sd sqrt(0.09) = 0.3
+    r = statistics.tost(d, 1.0)
+    half = T95[2] * 0.3 / math.sqrt(3)
+    assert (r["lo90"], r["hi90"]) == pytest.approx((0.1 - half, 0.1 + half))
+    upper = sps.ttest_1samp(d, 1.0, alternative="less").pvalue
+    lower = sps.ttest_1samp(d, -1.0, alternative="greater").pvalue
+    assert r["p"] == pytest.approx(max(upper, lower))
+    assert statistics.tost([0.1], 1.0) == {"p": None, "lo90": None, "hi90": None}
+    assert statistics.tost([-0.3, -0.3], 0.5) == {"p": 0.0, "lo90": -0.3, "hi90": -0.3}
+    assert statistics.tost([0.5, 0.5], 0.5)["p"] == 1.0  # on the margin: not inside it
+
+
+def test_mde_and_seeds_needed_at_their_edges():
+    assert statistics.mde(None, 5, 0.05, 0.8) is None
+    assert statistics.mde(1.0, 1, 0.05, 0.8) is None
+    # scaled by sd; the effect size is statsmodels' answer at n = 2 (at least 2 seeds)
+    d2 = statistics.mde(1.0, 2, 0.05, 0.8)
+    assert d2 > 1 and statistics.mde(3.0, 2, 0.05, 0.8) == pytest.approx(3 * d2)
+    assert statistics.seeds_needed(None, 1.0, 0.05, 0.8) is None
+    assert statistics.seeds_needed(0.0, 1.0, 0.05, 0.8) == 2
+    # an effect of 10 sd: 2 seeds have power 0.73 (df 1), 3 have 0.99999 (statsmodels says NaN)
+    n = statistics.seeds_needed(0.1, 1.0, 0.05, 0.8)
+    assert n == 3
+    assert statistics.mde(0.1, n, 0.05, 0.8) <= 1.0 < statistics.mde(0.1, n - 1, 0.05, 0.8)
+    # a target no affordable study reaches: None, not a number
+    assert statistics.seeds_needed(1.0, 1e-3, 0.05, 0.8) is None
+
+
+def test_holm_keeps_order_ties_and_the_none_entries():
+    assert statistics.holm([None, 0.01, None]) == [None, 0.01, None]  # a family of one
+    assert statistics.holm([0.04, 0.01, 0.03]) == pytest.approx([0.06, 0.03, 0.06])
+    assert statistics.holm([]) == []
+
+
+def test_family_bookkeeping():
+    fam = statistics.Family(0.05, power=0.9)
+    assert (fam.alpha, fam.power, fam.finished) == (0.05, 0.9, False)
+    a, b = {0: 1.0, 1: 2.0, 2: 3.5}, {0: 0.5, 1: 1.0, 2: 3.0}
+    k1 = fam.add("q1", "x", "y", "acc", a, b, "primary", "equivalence", 2.0)
+    assert k1 == "x vs y: acc"
+    assert fam.add("again", "x", "y", "acc", b, a, "secondary") == k1  # the first one stays
+    k2 = fam.add("q2", "x", "z", "acc", a, {0: 1.0})  # one shared seed: no test
+    k3 = fam.add("q3", "z", "y", "acc", a, {0: 0.0, 1: 0.1, 2: 0.1})
+    with pytest.raises(RuntimeError, match="call finish"):
+        fam[k1]
+    assert fam.size == 2 and fam.size_of("primary") == 1 and fam.size_of("secondary") == 1
+    assert [c.key for c in fam.members("secondary")] == [k2, k3]
+    fam.finish()
+    c1 = fam[k1]
+    assert (c1.question, c1.family, c1.kind, c1.margin) == ("q1", "primary", "equivalence", 2.0)
+    assert c1.result["diff"] == pytest.approx(2 / 3) and c1.threshold == 0.05
+    assert c1.p_holm == c1.result["p"]  # a family of one test
+    assert c1.equivalence == statistics.tost([0.5, 1.0, 0.5], 2.0)
+    assert c1.p_equiv_holm == c1.equivalence["p"]
+    want = statistics.mde(c1.result["sd"], 3, 0.05, 0.9)  # the family's power, not 0.8
+    assert c1.mde == pytest.approx(want) and c1.mde != statistics.mde(c1.result["sd"], 3, 0.05, 0.8)
+    c2 = fam[k2]
+    assert c2.p_holm is None and c2.verdict == statistics.INCONCLUSIVE and c2.mde is None
+    assert c2.threshold == 0.05 and not c2.significant  # its family's one test sets the threshold
+    c3 = fam[k3]
+    assert c3.p_holm == pytest.approx(c3.result["p"]) and c3.significant == (c3.p_holm < 0.05)
+    with pytest.raises(RuntimeError, match="declare every comparison before finish"):
+        fam.add("late", "p", "q", "acc", a, b)
+    empty = statistics.Family(0.05)
+    empty.add("q", "x", "y", "acc", {0: 1.0}, {0: 1.0})
+    empty.finish()
+    assert empty["x vs y: acc"].threshold is None  # no test in the family
+
+
+def test_mcnemar_on_boolean_arrays_of_any_shape():
+    a = np.array([[True, True, False], [True, False, False]])
+    b = np.array([[True, False, False], [False, False, True]])
+    r = statistics.mcnemar(a, b)
+    assert r == {
+        "only_a_correct": 2,
+        "only_b_correct": 1,
+        "p_value": pytest.approx(sps.binomtest(2, 3, 0.5).pvalue),
+    }
+    assert r["p_value"] == 1.0  # 2 of 3: the exact two-sided p is 1
+    assert statistics.mcnemar(np.ones(9, bool), np.zeros(9, bool))["p_value"] == pytest.approx(
+        2 * 0.5**9
+    )
