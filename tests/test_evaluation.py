@@ -144,3 +144,112 @@ def test_validation_metrics_and_shift_rates():
     # majority images (classes 0, 2): one of six predicted as the minority class 1
     assert r["majority_as_minority"] == pytest.approx(1 / 6)
     assert r["minority_recall_mean"] == pytest.approx(1 / 2)
+
+
+# ------------------------------------- every key, every edge (issue 23's oracles, asymmetric cases)
+def test_bootstrap_record_says_how_it_was_made_and_takes_the_level():
+    y, pred, _ = hand_made(n_per_class=20)
+    ci = evaluation.bootstrap_ci(y, pred, samples=400, seed=5, level=0.5)
+    assert (ci["level"], ci["samples"], ci["seed"]) == (0.5, 400, 5)
+    assert ci["method"] == "percentile bootstrap over test images"
+    rng = np.random.default_rng(5)  # the same resamples, the 25th and 75th percentiles
+    accs, f1s = [], []
+    for _ in range(400):
+        i = rng.integers(0, len(y), len(y))
+        accs.append(np.mean(y[i] == pred[i]))
+        f1s.append(skm.f1_score(y[i], pred[i], average="macro", labels=range(10), zero_division=0))
+    assert ci["accuracy"] == pytest.approx(list(np.percentile(accs, [25, 75])))
+    assert ci["macro_f1"] == pytest.approx(list(np.percentile(f1s, [25, 75])))
+    default = evaluation.bootstrap_ci(y, pred, samples=10)
+    assert (default["level"], default["seed"]) == (0.95, 0)
+
+
+def test_macro_f1_of_a_stack_of_confusion_matrices():
+    a = np.array([[3, 1], [0, 2]])  # F1: 6/7 and 4/5
+    b = np.array([[0, 0], [2, 4]])  # class 0 never right: 0; class 1: 8/10
+    got = evaluation.macro_f1_from_confusion(np.stack([a, b]))
+    assert got == pytest.approx([(6 / 7 + 4 / 5) / 2, (0 + 8 / 10) / 2])
+
+
+def test_compute_metrics_records_every_part():
+    y = np.array([0, 0, 0, 0, 1, 1, 2, 2, 2])
+    pred = np.array([0, 0, 1, 0, 1, 0, 2, 2, 1])
+    proba = np.full((9, 3), 0.2)
+    proba[np.arange(9), pred] = 0.6
+    proba[0] = [0.9, 0.05, 0.05]
+    m = evaluation.compute_metrics(y, pred, proba, minority=[1, 2], bootstrap_samples=30, seed=4)
+    assert m["n_test"] == 9 and m["minority_classes"] == [1, 2]
+    onehot = np.eye(3)[y]
+    assert m["roc_auc"] == {
+        str(c): pytest.approx(skm.roc_auc_score(onehot[:, c], proba[:, c])) for c in range(3)
+    }
+    assert m["average_precision"] == evaluation.average_precision(y, proba)
+    assert m["ece"] == pytest.approx(evaluation.expected_calibration_error(y, proba))
+    assert m["minority_recall"] == {"1": 0.5, "2": pytest.approx(2 / 3)}
+    assert m["majority_recall_mean"] == 0.75
+    assert m["ci95"] == evaluation.bootstrap_ci(y, pred, 30, 4, n_classes=3)
+    assert m["macro_avg"]["recall"] == pytest.approx((0.75 + 0.5 + 2 / 3) / 3)
+    assert m["weighted_avg"]["recall"] == pytest.approx(6 / 9)
+    none = evaluation.compute_metrics(y, pred, proba, minority=[], bootstrap_samples=5)
+    assert none["minority_recall"] == {} and none["minority_recall_mean"] is None
+    assert none["majority_recall_mean"] == pytest.approx((0.75 + 0.5 + 2 / 3) / 3)
+
+
+def test_reliability_bins_edges_and_empty_bins():
+    y = np.array([0, 1, 0, 1])
+    proba = np.array([[0.5, 0.5], [0.3, 0.7], [0.75, 0.25], [1.0, 0.0]])
+    bins = evaluation.reliability_bins(y, proba, bins=4)
+    assert [(b["bin"], b["lower"], b["upper"]) for b in bins] == [
+        (0, 0.0, 0.25),
+        (1, 0.25, 0.5),
+        (2, 0.5, 0.75),
+        (3, 0.75, 1.0),
+    ]
+    # 0.5 lies in (0.25, 0.5]; 0.7 and 0.75 in (0.5, 0.75]; 1.0 in the last bin
+    assert [b["images"] for b in bins] == [0, 1, 2, 1]
+    assert np.isnan(bins[0]["confidence"]) and np.isnan(bins[0]["accuracy"])
+    assert bins[1]["confidence"] == 0.5 and bins[1]["accuracy"] == 1.0  # argmax ties: class 0
+    assert bins[2]["confidence"] == pytest.approx(0.725) and bins[2]["accuracy"] == 1.0
+    assert bins[3]["accuracy"] == 0.0
+    # ECE = 1/4 |1 - 0.5| + 2/4 |1 - 0.725| + 1/4 |0 - 1|
+    ece = evaluation.expected_calibration_error(y, proba, bins=4)
+    assert ece == pytest.approx(0.125 + 0.1375 + 0.25)
+    zero = evaluation.reliability_bins(np.array([0]), np.array([[0.0, 0.0]]), bins=4)
+    assert zero[0]["images"] == 1  # confidence 0 joins the first bin
+
+
+def test_curve_tables_are_scikit_learns_curves_row_for_row():
+    y, _, proba = hand_made(n_per_class=8, n_classes=4)
+    onehot = np.eye(4)[y]
+    pr = [r for r in evaluation.pr_table(y, proba) if r["class"] == "2"]
+    precision, recall, _ = skm.precision_recall_curve(
+        onehot[:, 2], proba[:, 2], drop_intermediate=True
+    )
+    assert [(r["recall"], r["precision"]) for r in pr] == list(zip(recall, precision))
+    every = skm.precision_recall_curve(onehot[:, 2], proba[:, 2])[0]
+    assert len(pr) < len(every)  # the intermediate points that change no step are dropped
+    roc = evaluation.roc_table(y, proba)
+    fpr, tpr, _ = skm.roc_curve(onehot.ravel(), proba.ravel())
+    micro = [(r["fpr"], r["tpr"]) for r in roc if r["class"] == "micro"]
+    assert micro == list(zip(fpr, tpr))
+    fpr, tpr, _ = skm.roc_curve(onehot[:, 1], proba[:, 1])
+    assert [(r["fpr"], r["tpr"]) for r in roc if r["class"] == "1"] == list(zip(fpr, tpr))
+
+
+def test_validation_and_shift_rates_when_a_class_is_missing():
+    y = np.array([0, 0, 0, 2, 2])  # minority class 1 absent from validation
+    pred = np.array([0, 1, 0, 2, 0])
+    v = evaluation.validation_metrics(y, pred, minority=[1])
+    assert v == {
+        "n_val": 5,
+        "accuracy": 0.6,
+        "balanced_accuracy": pytest.approx((2 / 3 + 1 / 2) / 2),  # over the classes present
+        "minority_recall_mean": None,
+    }
+    assert evaluation.validation_metrics(y, pred, minority=[1, 2])["minority_recall_mean"] == 0.5
+    r = evaluation.shift_rates(y, pred, minority=[1])
+    assert r == {"accuracy": 0.6, "minority_recall_mean": None, "majority_as_minority": 0.2}
+    only_rare = evaluation.shift_rates(np.array([1, 1]), np.array([1, 0]), minority=[1])
+    assert only_rare == {"accuracy": 0.5, "minority_recall_mean": 0.5, "majority_as_minority": None}
+    two = evaluation.shift_rates(np.array([1, 1, 2, 0]), np.array([1, 0, 2, 2]), minority=[1, 2])
+    assert two["minority_recall_mean"] == 0.75 and two["majority_as_minority"] == 1.0
