@@ -4,9 +4,14 @@ claims table, the remedy chosen on validation, and sentences that quote their ta
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
+import os
 import re
+import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,6 +24,7 @@ from blockbench import params as bbp
 from blockbench.errors import BlockbenchError
 from blockbench.report import prose_severity as severity
 from blockbench.report import statistics
+from blockbench.report.runs import Group, Run, accuracy, minority_recall
 from blockbench.storage import write_json
 
 N_TEST = 5000
@@ -228,8 +234,6 @@ _RENDERED: dict = {}
 def _png(draw, args, out) -> None:
     """A real figure of `draw` at `out`: drawn once per kind, copied after that (the report only
     links the fabricated runs' and splits' figures; drawing each took most of the fixture)."""
-    import shutil
-
     out.parent.mkdir(parents=True, exist_ok=True)
     if draw not in _RENDERED or not _RENDERED[draw].exists():
         draw(*args, out, out.stem)
@@ -238,16 +242,51 @@ def _png(draw, args, out) -> None:
         shutil.copyfile(_RENDERED[draw], out)
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    import os
+def _fabricate_once(root, params) -> None:
+    """`fabricate` into root. Under the mutation benchmark, while a mutant of the report's own code
+    (blockbench.report.*, which fabricate never calls) is tested, the runs are fabricated once per
+    version of the code fabricate does call (this file and the library outside report/) and copied:
+    the same files, without 10-30 s per mutant."""
+    if not os.environ.get("MUTANT_UNDER_TEST", "").startswith("blockbench.report."):
+        fabricate(root, params)
+        return
+    src = Path(evaluation.__file__).parent
+    code = [Path(__file__), *sorted(src.glob("*.py"))]
+    key = hashlib.sha256(b"".join(f.read_bytes() for f in code)).hexdigest()[:16]
+    cache = Path(tempfile.gettempdir()) / f"blockbench-fabricated-{key}"
+    if not cache.exists():
+        tmp = Path(tempfile.mkdtemp(prefix=f"{cache.name}.", dir=cache.parent))
+        os.chdir(tmp)
+        fabricate(tmp, params)
+        os.chdir(root)
+        try:
+            tmp.rename(cache)
+        except OSError:  # another worker was first: its copy is the same
+            shutil.rmtree(tmp)
+    shutil.copytree(cache, root, dirs_exist_ok=True)
 
+
+@pytest.fixture(scope="module")
+def fabricated(tmp_path_factory):
+    """The fabricated study's runs (no report yet)."""
     root = tmp_path_factory.mktemp("report")
     params = study_params()
     old = os.getcwd()
     os.chdir(root)  # run files are addressed relative to the repository root
     try:
-        fabricate(root, params)
+        _fabricate_once(root, params)
+    finally:
+        os.chdir(old)
+    return root, params
+
+
+@pytest.fixture(scope="module")
+def built(fabricated):
+    """The fabricated study's report."""
+    root, params = fabricated
+    old = os.getcwd()
+    os.chdir(root)
+    try:
         report.aggregate(params, root=root)
     finally:
         os.chdir(old)
@@ -479,6 +518,228 @@ def test_claims_table_answers_two_questions(built):
     twins = pd.read_csv(root / report.TABLES / "twins.csv")
     assert list(twins["twin"]) == ["a_twin", "b_twin", "a_bs_twin", "b_bs_twin"]
     assert report.claims.softmax_ce_floor() == pytest.approx(math.log(1 + 9 / math.e))
+
+
+# --------------------------------------------- the claims table row by row (fast: no report built)
+@pytest.fixture(scope="module")
+def claims_table(fabricated):
+    """claims.build on the fabricated runs, with the lr and train/test sweeps declared too (each
+    sweep's second pair in runs of its own: a_lst/b_lst and a_weak/b_weak)."""
+    root, params = fabricated
+    p = copy.deepcopy(params)
+    p["study"]["sweeps"]["lr"] = [["a", "b"], ["a_lst", "b_lst"]]
+    p["study"]["sweeps"]["train_over_test"] = [["a", "b"], ["a_weak", "b_weak"]]
+    p = bbp.validate(p)
+    return report.claims.build(report.Study(p, root)), p, root
+
+
+def _seed_values(root, params, logical, key):
+    return [
+        json.loads((root / paths.metrics(r)).read_text())[key]
+        for r in bbp.replicates(params, logical)
+    ]
+
+
+def _pct_interval(values):
+    """The 95% t-interval of a mean accuracy in percent, cut to [0, 100], rounded outwards."""
+    v = np.asarray(values) * 100
+    half = sps.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
+    lo, hi = max(0.0, v.mean() - half), min(100.0, v.mean() + half)
+    return math.floor(round(lo * 100, 6)) / 100, math.ceil(round(hi * 100, 6)) / 100
+
+
+def test_the_claims_are_the_originals_and_their_answers_follow_the_fabricated_runs(claims_table):
+    df, _, _ = claims_table
+    got = list(
+        zip(
+            df["#"],
+            df["claim (original report)"],
+            df["configuration"],
+            df["metric"],
+            [None if pd.isna(x) else x for x in df["original"]],
+            df["holds in a correct pipeline"],
+        )
+    )
+    same, plateau = (
+        "C1+M3 and C4 reach the same accuracy",
+        "the loss plateaus (train 2.02, validation 2.28)",
+    )
+    batch, ratio = "batch 3000 is slightly better", "train/test 2.0 is slightly better"
+    lr = "at lr 0.1 MobileNet cannot converge, plain can"
+    acc, rec = "test accuracy %", "minority classes' mean recall"
+    explained = "explained by softmax into the loss"
+    assert got == [
+        # a (95% of majority images right) and b (80%) differ by 14 points: not the same
+        (1, same, "a", acc, 69.29, "does not hold"),
+        (1, same, "b", acc, 69.44, "does not hold"),
+        # validation loss 0.6 + 0.01 per conv block: a (1) is lower than b (4), on every seed
+        (1, "their loss curves are the same (equal block counts)", "a vs b",
+         "validation loss at the last epoch (ours: a)", None, "does not hold"),
+        # the benchmark: b takes twice a's time per step
+        (1, "fewer parameters, so lower training and running time", "a vs b",
+         "training and inference time (benchmark stage)", None, "holds"),
+        # "same" gives a's predictions on every seed: equivalent, so not higher
+        (2, "more blocks do not help (the imbalance limits accuracy)", "same", acc, 69.74, "holds"),
+        # a finds 60% of the minority images: not 0
+        (3, "precision, recall, F1 are 0 for the minority classes", "a", rec, 0.0, "does not hold"),
+        (3, "macro F1 0.584", "a", "macro F1 %", 58.4, "does not hold"),
+        # the twins end at 1.6 / 1.7, above softmax's floor 1.461; ours at 0.5 / 0.61, below it
+        (3, plateau, "a", "train loss, last epoch", 2.02, explained),
+        (3, plateau, "a", "validation loss, last epoch", 2.28, explained),
+        # a_bs gets 94% of majority images right (a: 95%): lower; b_bs 81% (b: 80%), 3 seeds: open
+        (4, batch, "a_bs", acc, 69.46, "does not hold"),
+        (4, batch, "b_bs", acc, 69.59, "inconclusive"),
+        # a_weak and b_weak (focal) find more minority images: higher accuracy
+        (6, ratio, "a_weak", acc, 69.40, "holds"),
+        (6, ratio, "b_weak", acc, 69.63, "holds"),
+        # every run ends at train accuracy 0.9: a_lst converges
+        (5, lr, "a_lst", acc, 34.05, "does not hold"),
+        (5, lr, "b_lst", acc, 69.09, "does not hold"),
+        # a_aug finds fewer minority images than a (50% vs 60%) over 3 seeds: not shown either way
+        (7, "augmenting the rare classes' copies fixes the imbalance", "a_aug", rec, None,
+         "inconclusive"),
+    ]  # fmt: skip
+    assert report.claims.counts(df) == {"does not hold (in full)": 4, "holds": 2, "inconclusive": 1}
+
+
+def test_claim_rows_carry_the_runs_numbers_and_the_twins_prediction_interval(claims_table):
+    df, p, root = claims_table
+    row = df[(df["#"] == 1) & (df["configuration"] == "b")].iloc[0]
+    b = _seed_values(root, p, "b", "accuracy")
+    assert row["ours"] == round(100 * np.mean(b), 2) and row["ours seeds"] == len(b) == 4
+    assert (row["ours lo"], row["ours hi"]) == _pct_interval(b)
+    twin = np.asarray(_seed_values(root, p, "b_twin", "accuracy")) * 100
+    assert row["twin"] == round(twin.mean(), 2) and row["twin seeds"] == 3
+    assert (row["twin lo"], row["twin hi"]) == _pct_interval(twin / 100)
+    half = sps.t.ppf(0.975, 2) * twin.std(ddof=1) * math.sqrt(1 + 1 / 3)
+    lo, hi = (
+        math.floor((twin.mean() - half) * 100) / 100,
+        math.ceil((twin.mean() + half) * 100) / 100,
+    )
+    assert (row["twin 95% PI from"], row["twin 95% PI to"]) == (lo, hi)
+    assert row["twin 95% PI width"] == round(hi - lo, 4)
+    assert row["reproduced by the twin"] == ("yes" if lo <= 69.44 <= hi else "no") == "no"
+    assert row["rule (twin)"] == report.claims.TWIN_RULE
+    assert row["twin against twin"].startswith("holds: a_twin − b_twin = +0.00 pp")
+    # no twin: no interval, nothing to reproduce
+    lst = df[df["configuration"] == "a_lst"].iloc[0]
+    assert lst["twin seeds"] == 0 and pd.isna(lst["twin 95% PI from"])
+    assert lst["reproduced by the twin"] == "n/a" and lst["rule (twin)"] == ""
+
+
+def test_claim_rows_of_a_rate_and_of_a_loss(claims_table):
+    df, p, root = claims_table
+    rec = df[df["metric"] == "minority classes' mean recall"].iloc[0]
+    ours = _seed_values(root, p, "a", "minority_recall_mean")
+    assert rec["ours"] == round(np.mean(ours), 3)
+    # every twin seed finds no minority image: the exact interval of the pooled counts (1,500
+    # minority test images per seed, 3 seeds), rounded outwards to 3 digits: [0, 0.001]
+    upper = 1 - 0.025 ** (1 / 4500)
+    assert (rec["twin"], rec["twin lo"], rec["twin hi"]) == (0.0, 0.0, 0.001)
+    assert (rec["twin 95% PI from"], rec["twin 95% PI to"]) == (0.0, 0.001) and upper < 0.001
+    assert rec["reproduced by the twin"] == "yes"  # the original's 0 is inside it
+    assert rec["because"] == (
+        f"our minority recall is {round(np.mean(ours), 3)} [{rec['ours lo']}, {rec['ours hi']}]; "
+        "the twin's 0.0 [0.0, 0.001] (95% intervals; one wholly under 0.05 counts as 0, one "
+        "wholly above as not 0)"
+    )
+    loss = df[df["metric"] == "train loss, last epoch"].iloc[0]
+    # losses are plain numbers (3 digits), the t-interval uncut; every seed ends at 0.5 / 1.6
+    assert (loss["ours"], loss["ours lo"], loss["ours hi"]) == (0.5, 0.5, 0.5)
+    assert (loss["twin"], loss["twin 95% PI from"], loss["twin 95% PI to"]) == (1.6, 1.6, 1.6)
+    assert loss["twin 95% PI width"] == 0.0 and loss["reproduced by the twin"] == "no"
+    assert loss["because"] == (
+        "softmax into CrossEntropyLoss cannot go below log(1 + 9/e) = 1.461 (uniform output: "
+        "log 10 = 2.303); the twin ends at 1.600, ours at 0.500"
+    )
+    lr = df[df["configuration"] == "a_lst"].iloc[0]
+    assert lr["because"].startswith(
+        "last-epoch train accuracy a_lst 0.900, b_lst 0.900 (under 0.5 counts as not converged); "
+        "a_lst − b_lst = +"
+    )
+    aug = df[df["configuration"] == "a_aug"].iloc[0]
+    recall = np.mean(_seed_values(root, p, "a_aug", "minority_recall_mean"))
+    assert aug["ours"] == round(recall, 3) != round(recall, 4) and aug["ours seeds"] == 3
+    speed = df[df["metric"] == "training and inference time (benchmark stage)"].iloc[0]
+    assert speed["because"].startswith("a trains 2.0") and speed["ours seeds"] == 0
+
+
+def _fake_group(name, values):
+    """A group whose seed s has accuracy and minority recall values[s] (1,000 test images of the
+    one minority class 0, the first round(1000 v) right)."""
+    runs = []
+    for seed, v in enumerate(values):
+        k = round(v * 1000)
+        y_pred = np.r_[np.zeros(k, int), np.ones(1000 - k, int)]
+        metrics = {"accuracy": v, "minority_recall_mean": v, "minority_classes": [0]}
+        runs.append(Run(name, {"seed": seed}, {}, metrics, None, np.zeros(1000, int), y_pred, {}))
+    return Group(name, runs)
+
+
+def test_a_twin_prediction_interval_is_cut_to_what_a_rate_can_be_and_a_number_is_not():
+    ours = _fake_group("x", [0.9, 0.92])
+    twin = _fake_group("x_twin", [0.999, 0.99, 0.95])  # mean ± t sd sqrt(4/3) passes 1
+    row = report.claims._row(9, "c", "x", "m", 99.0, ours, twin, accuracy, "pct", "holds", "why")
+    v = np.array([99.9, 99.0, 95.0])
+    half = sps.t.ppf(0.975, 2) * v.std(ddof=1) * math.sqrt(4 / 3)
+    assert v.mean() + half > 100
+    lo = math.floor(round((v.mean() - half) * 100, 6)) / 100
+    assert (row["twin 95% PI from"], row["twin 95% PI to"]) == (lo, 100.0)
+    assert row["twin 95% PI width"] == round(100.0 - lo, 4)
+    assert row["reproduced by the twin"] == "yes" and row["ours seeds"] == 2
+    assert (row["#"], row["claim (original report)"], row["configuration"], row["metric"]) == (
+        9,
+        "c",
+        "x",
+        "m",
+    )
+    assert (row["holds in a correct pipeline"], row["because"]) == ("holds", "why")
+    assert row["twin against twin"] == ""
+    # the original on the interval's lower end is inside it; just under, outside
+    assert (
+        report.claims._row(9, "c", "x", "m", lo, ours, twin, accuracy, "pct", "", "")[
+            "reproduced by the twin"
+        ]
+        == "yes"
+    )
+    assert (
+        report.claims._row(9, "c", "x", "m", lo - 0.01, ours, twin, accuracy, "pct", "", "")[
+            "reproduced by the twin"
+        ]
+        == "no"
+    )
+    low = _fake_group("y_twin", [0.0, 0.03, 0.0])  # a rate: cut at 0
+    r = report.claims._row(3, "c", "y", "m", 0.0, ours, low, minority_recall, "rate", "", "")
+    w = np.array([0.0, 0.03, 0.0])
+    half = sps.t.ppf(0.975, 2) * w.std(ddof=1) * math.sqrt(4 / 3)
+    assert r["twin 95% PI from"] == 0.0
+    assert r["twin 95% PI to"] == math.ceil(round((w.mean() + half) * 1000, 6)) / 1000
+    assert r["twin"] == 0.01 and r["ours"] == 0.91
+    # a plain number (a loss) keeps its interval where it falls, rounded to 3 digits
+    n = report.claims._row(3, "c", "y", "m", None, ours, low, minority_recall, "num", "", "")
+    assert n["twin 95% PI from"] == round(w.mean() - half, 3) < 0
+    assert n["reproduced by the twin"] == "n/a" and n["rule (twin)"] == ""
+    one = report.claims._row(
+        3, "c", "y", "m", 0.5, ours, _fake_group("z", [0.5]), accuracy, "pct", "", ""
+    )
+    assert one["twin seeds"] == 1 and one["twin 95% PI from"] is None  # one seed: no interval
+
+
+@pytest.mark.parametrize(
+    "verdicts, key",
+    [
+        (["holds", "explained by softmax into the loss"], "holds"),
+        (["cannot be tested here", "cannot be tested here"], "cannot be tested here"),
+        (["cannot be tested here", "holds"], "inconclusive"),
+        (["inconclusive", "holds"], "inconclusive"),
+        (["does not hold here", "holds"], "does not hold (in full)"),
+        (["does not hold", "inconclusive"], "does not hold (in full)"),
+    ],
+)
+def test_a_claim_counts_by_the_verdicts_of_all_its_rows(verdicts, key):
+    df = pd.DataFrame({"#": [1] * len(verdicts), "holds in a correct pipeline": verdicts})
+    two = pd.concat([df, df.assign(**{"#": 2})])
+    assert report.claims.counts(two) == {key: 2}
 
 
 def test_ablation_names_the_factor_and_the_headline_the_ceiling(built):
