@@ -157,3 +157,70 @@ def test_building_the_dag_imports_neither_torch_nor_pandas(tmp_path):
         check=True,
     ).stdout
     assert out.strip() == ""
+
+
+# ------------------------------------------ the derivation on a made-up project (exact answers)
+def _project(root: Path) -> None:
+    files = {
+        "src/blockbench/__init__.py": "",
+        "src/blockbench/a.py": "from . import b\n",
+        "src/blockbench/b.py": "import os\n",
+        "src/blockbench/d.py": "",
+        "src/blockbench/e.py": "",
+        "src/blockbench/sub/__init__.py": "",
+        "src/blockbench/sub/f.py": "",
+        "src/blockbench/sub/c.py": (
+            "from ..d import x\nfrom .. import e\nfrom . import f\nimport blockbenchx\n"
+            "def later():\n    import blockbench.a\n"
+        ),
+        "src/top.py": "",
+        "workflow/scripts/s.py": "from . import nothing\nimport blockbench.sub.c\n",
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+
+
+def test_imports_are_resolved_exactly_on_a_made_up_project(tmp_path):
+    _project(tmp_path)
+    src = tmp_path / "src"
+    assert codedeps._package_of(src / "blockbench/sub/c.py", tmp_path) == "blockbench.sub"
+    assert codedeps._package_of(src / "top.py", tmp_path) is None  # no package: src/ itself
+    assert codedeps._package_of(tmp_path / "workflow/scripts/s.py", tmp_path) is None
+    assert codedeps._imported_modules(src / "blockbench/sub/c.py", tmp_path) == {
+        "blockbench.d",  # from ..d import x (x may be a submodule: blockbench.d.x, not a file)
+        "blockbench.d.x",
+        "blockbench",  # from .. import e
+        "blockbench.e",
+        "blockbench.sub",  # from . import f
+        "blockbench.sub.f",
+        "blockbench.a",  # inside a function; blockbenchx is another package
+    }
+    # a relative import outside any package is skipped, the imports after it are not
+    script = tmp_path / "workflow/scripts/s.py"
+    assert codedeps._imported_modules(script, tmp_path) == {"blockbench.sub.c"}
+    assert codedeps._with_parents("blockbench.sub.c") == [
+        "blockbench",
+        "blockbench.sub",
+        "blockbench.sub.c",
+    ]
+    assert codedeps.closure(Path("workflow/scripts/s.py"), tmp_path) == [
+        "src/blockbench/__init__.py",
+        "src/blockbench/a.py",
+        "src/blockbench/b.py",
+        "src/blockbench/d.py",
+        "src/blockbench/e.py",
+        "src/blockbench/sub/__init__.py",
+        "src/blockbench/sub/c.py",
+        "src/blockbench/sub/f.py",
+        "workflow/scripts/s.py",
+    ]
+
+
+def test_a_file_that_does_not_parse_is_named(tmp_path):
+    bad = tmp_path / "src/blockbench/bad.py"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("def (:\n")
+    with pytest.raises(SyntaxError) as err:
+        codedeps._imported_modules(bad, tmp_path)
+    assert err.value.filename == str(bad)

@@ -351,6 +351,14 @@ def test_write_stamps_writes_each_stage_once_and_only_on_change(tmp_path):
         s for s in keys.STAGE_PARAMS if (tmp_path / keys.stamp_path(s)).stat().st_mtime != 1000
     ]
     assert changed == ["evaluate"]
+    # keys.write: the run configs and the stamps, both under the given root
+    params["evaluate"]["bootstrap_samples"] += 1
+    runs = keys.write(params, tmp_path)
+    assert runs == {n: bbp.run_config(params, n)["split"] for n in bbp.run_names(params)}
+    assert (tmp_path / "results/configs/runs.yaml").exists()
+    assert (tmp_path / keys.stamp_path("evaluate")).read_text() == keys.stamp(
+        params, "evaluate", tmp_path
+    )
 
 
 def test_listed_runs_and_differs_on_missing_broken_and_real_files(tmp_path):
