@@ -662,6 +662,28 @@ def test_alive_asks_without_signalling(tmp_path):
     assert _alive(child.pid) is False
 
 
+def test_a_temporary_another_cleaner_removed_first_is_no_error(tmp_path, monkeypatch):
+    from blockbench import storage
+
+    out = tmp_path / "m.json"
+    dead = tmp_path / ".m.json.999999-x.tmp.json"
+    dead.write_text("half")
+
+    def gone(pid):  # a second cleaner deletes it between the listing and the unlink
+        dead.unlink()
+        return False
+
+    monkeypatch.setattr(storage, "_alive", gone)
+    assert storage.remove_stale_temporaries(out) == [dead]
+
+
+def test_write_text_if_changed_says_whether_it_wrote(tmp_path):
+    f = tmp_path / "k.yaml"
+    assert write_text_if_changed(f, "a: 1\n") is True and f.read_text() == "a: 1\n"
+    assert write_text_if_changed(f, "a: 1\n") is False
+    assert write_text_if_changed(f, "a: 2\n") is True and f.read_text() == "a: 2\n"
+
+
 # ------------------------------------------------------------------ training: the resume point
 def test_run_fingerprint_hashes_config_device_threads_torch_and_the_arrays():
 
