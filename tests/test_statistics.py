@@ -127,10 +127,11 @@ def test_family_bookkeeping():
     k1 = fam.add("q1", "x", "y", "acc", a, b, "primary", "equivalence", 2.0)
     assert k1 == "x vs y: acc"
     assert fam.add("again", "x", "y", "acc", b, a, "secondary") == k1  # the first one stays
-    k2 = fam.add("q2", "x", "z", "acc", a, {0: 1.0})  # one shared seed: no test
+    k2 = fam.add("q2", "x", "z", "acc", a, {0: 1.0}, margin=0.5)  # one shared seed: no test
     k3 = fam.add("q3", "z", "y", "acc", a, {0: 0.0, 1: 0.1, 2: 0.1})
-    with pytest.raises(RuntimeError, match="call finish"):
+    with pytest.raises(RuntimeError) as err:
         fam[k1]
+    assert str(err.value) == "call finish() before reading a verdict"
     assert fam.size == 2 and fam.size_of("primary") == 1 and fam.size_of("secondary") == 1
     assert [c.key for c in fam.members("secondary")] == [k2, k3]
     fam.finish()
@@ -143,13 +144,16 @@ def test_family_bookkeeping():
     want = statistics.mde(c1.result["sd"], 3, 0.05, 0.9)  # the family's power, not 0.8
     assert c1.mde == pytest.approx(want) and c1.mde != statistics.mde(c1.result["sd"], 3, 0.05, 0.8)
     c2 = fam[k2]
+    assert c2.kind == "difference" and c2.equivalence == {"p": None, "lo90": None, "hi90": None}
     assert c2.p_holm is None and c2.verdict == statistics.INCONCLUSIVE and c2.mde is None
     assert c2.threshold == 0.05 and not c2.significant  # its family's one test sets the threshold
     c3 = fam[k3]
     assert c3.p_holm == pytest.approx(c3.result["p"]) and c3.significant == (c3.p_holm < 0.05)
-    with pytest.raises(RuntimeError, match="declare every comparison before finish"):
+    with pytest.raises(RuntimeError) as err:
         fam.add("late", "p", "q", "acc", a, b)
+    assert str(err.value) == "the family is closed: declare every comparison before finish()"
     empty = statistics.Family(0.05)
+    assert empty.power == 0.8  # the default power
     empty.add("q", "x", "y", "acc", {0: 1.0}, {0: 1.0})
     empty.finish()
     assert empty["x vs y: acc"].threshold is None  # no test in the family
@@ -165,6 +169,9 @@ def test_mcnemar_on_boolean_arrays_of_any_shape():
         "p_value": pytest.approx(sps.binomtest(2, 3, 0.5).pvalue),
     }
     assert r["p_value"] == 1.0  # 2 of 3: the exact two-sided p is 1
+    # truthy values count as right whatever their bits: 2 is right (~2 would still be odd)
+    even = statistics.mcnemar([1, 1, 0], [2, 0, 4])
+    assert (even["only_a_correct"], even["only_b_correct"]) == (1, 1)
     assert statistics.mcnemar(np.ones(9, bool), np.zeros(9, bool))["p_value"] == pytest.approx(
         2 * 0.5**9
     )
