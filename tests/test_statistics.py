@@ -175,3 +175,35 @@ def test_mcnemar_on_boolean_arrays_of_any_shape():
     assert statistics.mcnemar(np.ones(9, bool), np.zeros(9, bool))["p_value"] == pytest.approx(
         2 * 0.5**9
     )
+
+
+def test_power_is_statsmodels_paired_t_power_where_that_is_defined():
+    from statsmodels.stats.power import TTestPower
+
+    for effect, n in [(0.5, 34), (2.0, 3), (1.0, 5), (10.0, 2)]:
+        want = TTestPower().power(effect_size=effect, nobs=n, alpha=0.05)
+        assert statistics._power(effect, n, 0.05) == pytest.approx(want, rel=1e-9)
+    assert statistics._power(0.5, 34, 0.05) == pytest.approx(0.8078, abs=1e-4)  # G*Power
+    assert statistics.seeds_needed(0.01, 1.0, 0.05, 0.8) == 2  # 100 sd: the fewest, 2
+
+
+def test_a_p_value_equal_to_alpha_is_not_significant():
+    assert statistics.verdict("difference", 0.5, 0.05, 0.05) == statistics.INCONCLUSIVE
+    assert statistics.verdict("difference", 0.05, 0.5, 0.05) == statistics.INCONCLUSIVE
+    fam = statistics.Family(0.05)
+    key = fam.add("q", "x", "y", "acc", {0: 1.0, 1: 2.0}, {0: 0.0, 1: 0.5})
+    fam.items[key].result["p"] = 0.05
+    fam.finish()
+    assert fam[key].p_holm == 0.05 and not fam[key].significant
+
+
+def test_nearly_identical_differences_are_tested_not_taken_as_identical():
+    """The exact answers are for differences identical to 1e-15 (absolute): 0.2 and 0.2000001
+    are tested like any others (a relative tolerance would call them identical)."""
+    r = statistics.paired({0: 0.2, 1: 0.2000001}, {0: 0.0, 1: 0.0})
+    assert 0.0 < r["p"] == pytest.approx(sps.ttest_1samp([0.2, 0.2000001], 0.0).pvalue)
+    t = statistics.tost([0.2, 0.2000001], 0.5)
+    assert 0.0 < t["p"] < 1e-3 and t["lo90"] < 0.2 < 0.2000001 < t["hi90"]
+    assert 0.0 < statistics.tost([0.0, 1e-10], 0.5)["p"]  # 1e-10 apart: not identical either
+    # identical differences of 1e-15: not zero, so certainly different
+    assert statistics.paired({0: 1e-15, 1: 1e-15}, {0: 0.0, 1: 0.0})["p"] == 0.0
