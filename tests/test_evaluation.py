@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 from sklearn import metrics as skm
@@ -193,10 +195,30 @@ def test_compute_metrics_records_every_part():
     none = evaluation.compute_metrics(y, pred, proba, minority=[], bootstrap_samples=5)
     assert none["minority_recall"] == {} and none["minority_recall_mean"] is None
     assert none["majority_recall_mean"] == pytest.approx((0.75 + 0.5 + 2 / 3) / 3)
+    assert none["ci95"]["seed"] == 0  # the default seed
+
+
+def test_a_class_never_predicted_or_absent_scores_zero_without_warnings():
+    y = np.array([0, 0, 1, 1, 2, 2])
+    pred = np.array([0, 0, 1, 1, 1, 1])  # class 2 never predicted: precision 0 by definition
+    proba = np.full((6, 3), 0.1)
+    proba[np.arange(6), pred] = 0.8
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # zero_division is decided, not warned about
+        m = evaluation.compute_metrics(y, pred, proba, minority=[2], bootstrap_samples=5)
+        v = evaluation.validation_metrics(y, pred, minority=[2])
+    assert m["per_class"]["2"]["precision"] == 0.0 and m["per_class"]["2"]["f1-score"] == 0.0
+    assert v["balanced_accuracy"] == pytest.approx(2 / 3)
+    # a class the test set lacks (a third column of probabilities) is still reported
+    y2, pred2 = np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ROC AUC is undefined for the absent class
+        m2 = evaluation.compute_metrics(y2, pred2, proba[:4], minority=[1], bootstrap_samples=5)
+    assert m2["per_class"]["2"]["support"] == 0 and set(m2["roc_auc"]) == {"0", "1", "2"}
 
 
 def test_reliability_bins_edges_and_empty_bins():
-    y = np.array([0, 1, 0, 1])
+    y = np.array([0, 1, 1, 1])
     proba = np.array([[0.5, 0.5], [0.3, 0.7], [0.75, 0.25], [1.0, 0.0]])
     bins = evaluation.reliability_bins(y, proba, bins=4)
     assert [(b["bin"], b["lower"], b["upper"]) for b in bins] == [
@@ -209,11 +231,14 @@ def test_reliability_bins_edges_and_empty_bins():
     assert [b["images"] for b in bins] == [0, 1, 2, 1]
     assert np.isnan(bins[0]["confidence"]) and np.isnan(bins[0]["accuracy"])
     assert bins[1]["confidence"] == 0.5 and bins[1]["accuracy"] == 1.0  # argmax ties: class 0
-    assert bins[2]["confidence"] == pytest.approx(0.725) and bins[2]["accuracy"] == 1.0
+    assert bins[2]["confidence"] == pytest.approx(0.725) and bins[2]["accuracy"] == 0.5
     assert bins[3]["accuracy"] == 0.0
-    # ECE = 1/4 |1 - 0.5| + 2/4 |1 - 0.725| + 1/4 |0 - 1|
+    # ECE = 1/4 |1 - 0.5| + 2/4 |0.5 - 0.725| + 1/4 |0 - 1| (15 bins would split 0.7 and 0.75)
     ece = evaluation.expected_calibration_error(y, proba, bins=4)
-    assert ece == pytest.approx(0.125 + 0.1375 + 0.25)
+    assert ece == pytest.approx(0.125 + 0.1125 + 0.25)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an empty bin is NaN without a mean of nothing
+        assert len(evaluation.reliability_bins(y, proba, bins=4)) == 4
     zero = evaluation.reliability_bins(np.array([0]), np.array([[0.0, 0.0]]), bins=4)
     assert zero[0]["images"] == 1  # confidence 0 joins the first bin
 

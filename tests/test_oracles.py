@@ -596,6 +596,26 @@ def test_transform_probe_is_the_clean_test_under_the_identity_and_seeded_otherwi
     assert other != first  # the run's seed draws the transforms
 
 
+class _FlatOrNot(torch.nn.Module):
+    """Class 0 for an image within 0.2 of one value throughout, class 1 for any other."""
+
+    def forward(self, x):
+        flat = (x.amax((1, 2, 3)) - x.amin((1, 2, 3))) < 0.2
+        return torch.stack([flat.float(), (~flat).float()], 1)
+
+
+def test_transform_probe_fills_with_the_normalised_background():
+    """Blank images, moved by the augment transform: the pixels it exposes are filled with the
+    background's normalised value, (0 - mean) / std = -0.42, so every image stays blank but for
+    torchvision's bilinear rim (the fill blended by its mask: at most a quarter of the fill, 0.10
+    here); a fill of 0 or of the wrong sign or scale leaves a step of 0.38 or more."""
+    images = np.zeros((40, 28, 28), dtype=np.uint8)
+    y = np.zeros(40, dtype=int)
+    moved = {"seed": 1, "augment_degrees": 30, "augment_translate": 0.2, "augment_scale": [0.8, 1]}
+    got = evaluation.transform_probe(_FlatOrNot(), images, y, 0.13, 0.31, moved, [1])
+    assert got["accuracy"] == 1.0  # no image changed class: nothing but background was filled in
+
+
 def test_save_npz_writes_fixed_zip_headers_and_refuses_objects(tmp_path):
     import struct
     import zipfile
