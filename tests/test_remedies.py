@@ -243,3 +243,34 @@ def test_augment_batch_draws_once_per_group_and_transforms_every_masked_row():
     one = torch.zeros(100, dtype=torch.bool)
     one[0] = True
     assert torch.equal(remedies.augment_batch(x, one, plus_one)[0], torch.ones(1, 2, 2))
+
+
+@pytest.mark.parametrize(
+    "cfg, label",
+    [
+        ({}, "none"),
+        ({"remedy": "oversample"}, "oversample"),
+        ({"remedy": "class_weights"}, "class_weights (inverse)"),
+        (
+            {"remedy": "class_weights", "class_weights": "effective", "cb_beta": 0.99},
+            "class_weights (effective, beta 0.99)",
+        ),
+        ({"remedy": "logit_adjust"}, "logit_adjust (tau 1)"),
+        ({"remedy": "logit_adjust", "logit_tau": 0.5}, "logit_adjust (tau 0.5)"),
+        ({"remedy": "focal"}, "focal (gamma 2)"),
+        ({"remedy": "focal", "focal_gamma": 1.5}, "focal (gamma 1.5)"),
+        ({"remedy": "augment"}, "augment (all classes, ±10°, shift 0.1, scale [0.9, 1.1])"),
+        (
+            {
+                "remedy": "augment",
+                "augment_scope": "repeated",
+                "augment_degrees": 15,
+                "augment_translate": 0.2,
+                "augment_scale": [0.8, 1.2],
+            },
+            "augment (repeated classes, ±15°, shift 0.2, scale [0.8, 1.2])",
+        ),
+    ],
+)
+def test_describe_labels_each_remedy_with_its_parameters(cfg, label):
+    assert remedies.describe(cfg) == label
