@@ -274,3 +274,32 @@ def test_augment_batch_draws_once_per_group_and_transforms_every_masked_row():
 )
 def test_describe_labels_each_remedy_with_its_parameters(cfg, label):
     assert remedies.describe(cfg) == label
+
+
+def test_softmax_into_the_loss_is_cross_entropy_on_probabilities_and_only_without_a_new_loss():
+    """The original study's pipeline (loss_input: softmax): CrossEntropyLoss applied to softmax
+    outputs, i.e. a second softmax inside the loss; allowed with the remedies that leave the loss
+    alone, refused with those that replace it."""
+    probs = torch.softmax(LOGITS, dim=1)
+    want = hand_ce(probs, Y)
+    for remedy in ({}, {"remedy": "none"}, {"remedy": "oversample"}, {"remedy": "augment"}):
+        lossf = remedies.loss_function({"loss_input": "softmax", **remedy}, COUNTS)
+        assert float(lossf(LOGITS, Y)) == pytest.approx(want)
+    assert want != pytest.approx(hand_ce(LOGITS, Y))  # not the plain loss on logits
+    for remedy in ("class_weights", "logit_adjust", "focal"):
+        with pytest.raises(ValueError) as err:
+            remedies.loss_function({"loss_input": "softmax", "remedy": remedy}, COUNTS)
+        assert str(err.value) == f"loss_input softmax cannot be combined with remedy {remedy}"
+
+
+def test_loss_defaults_beta_0999_and_tau_1():
+    eff = [(1 - 0.999) / (1 - 0.999**n) for n in COUNTS.tolist()]
+    eff = [w * 3 / sum(eff) for w in eff]
+    assert loss({"remedy": "class_weights", "class_weights": "effective"}) == pytest.approx(
+        hand_ce(LOGITS, Y, eff)
+    )
+    prior = [n / 150 for n in COUNTS.tolist()]
+    shifted = torch.tensor(
+        [[v + math.log(p) for v, p in zip(row, prior)] for row in LOGITS.tolist()]
+    )
+    assert loss({"remedy": "logit_adjust"}) == pytest.approx(hand_ce(shifted, Y))
