@@ -173,6 +173,16 @@ def test_macro_f1_of_a_stack_of_confusion_matrices():
     assert got == pytest.approx([(6 / 7 + 4 / 5) / 2, (0 + 8 / 10) / 2])
 
 
+def test_a_class_absent_from_a_confusion_matrix_scores_f1_zero():
+    """Class 2 neither actual nor predicted: its F1 is 0 (0/0 decided, not NaN, not whatever memory
+    an unfilled output holds), over a stack of 50 such matrices (a bootstrap's batch)."""
+    cm = np.array([[2, 1, 0], [0, 3, 0], [0, 0, 0]])  # F1 0.8, 6/7 and 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = evaluation.macro_f1_from_confusion(np.stack([cm] * 50))
+    assert got.tolist() == pytest.approx([(0.8 + 6 / 7 + 0) / 3] * 50)
+
+
 def test_compute_metrics_records_every_part():
     y = np.array([0, 0, 0, 0, 1, 1, 2, 2, 2])
     pred = np.array([0, 0, 1, 0, 1, 0, 2, 2, 1])
