@@ -10,6 +10,7 @@ the score) and the score = killed / (mutants - equivalent).
     python scripts/mutation_benchmark.py                 # every module of SCOPE
     python scripts/mutation_benchmark.py --only split    # one module (a key of SCOPE)
     python scripts/mutation_benchmark.py --survivors     # also list the mutants no test killed
+    python scripts/mutation_benchmark.py --rerun-survivors --only keys  # after adding tests
 
 mutmut keeps its results in the work folder (default /tmp/blockbench-mutation): a second call
 retests only what changed. `--fresh` starts over.
@@ -140,14 +141,30 @@ def main() -> int:
     ap.add_argument("--fresh", action="store_true", help="forget mutmut's earlier results")
     ap.add_argument("--survivors", action="store_true", help="list the mutants no test killed")
     ap.add_argument("--report-only", action="store_true", help="print the table, run nothing")
+    ap.add_argument(
+        "--rerun-survivors",
+        action="store_true",
+        help="run again only the mutants of the chosen modules that no test killed last time "
+        "(after tests were added; the killed keep their result)",
+    )
     ap.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     args = ap.parse_args()
 
     mutmut = ensure_mutmut()
     copy_repository(args.work, args.fresh)
     patterns = [p for m in (args.only or SCOPE) for p in SCOPE[m]]
+    if args.rerun_survivors:
+        earlier = results(mutmut, args.work)
+        patterns = sorted(
+            n
+            for n, s in earlier.items()
+            if s not in KILLED
+            and s != "not checked"
+            and any(fnmatch.fnmatchcase(n, p) for p in patterns)
+        )
+        print(f"rerunning {len(patterns)} mutants no test killed", flush=True)
     start = time.monotonic()
-    if not args.report_only:
+    if not args.report_only and patterns:
         cmd = [str(mutmut), "run", "--max-children", str(args.max_children), *patterns]
         run = subprocess.run(cmd, cwd=args.work, capture_output=True, text=True)
         if run.returncode != 0:

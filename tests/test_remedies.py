@@ -271,6 +271,18 @@ def test_augment_batch_draws_once_per_group_and_transforms_every_masked_row():
             "augment (repeated classes, ±15°, shift 0.2, scale [0.8, 1.2])",
         ),
     ],
+    ids=[  # plain ids: mutmut passes node ids on a command line
+        "none",
+        "oversample",
+        "class_weights",
+        "class_weights_effective",
+        "logit_adjust",
+        "logit_adjust_tau",
+        "focal",
+        "focal_gamma",
+        "augment",
+        "augment_repeated",
+    ],
 )
 def test_describe_labels_each_remedy_with_its_parameters(cfg, label):
     assert remedies.describe(cfg) == label
