@@ -675,11 +675,20 @@ def test_alive_asks_without_signalling(tmp_path):
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         assert _alive(child.pid) is True
-        assert child.poll() is None  # signal 0 only asks: the child still runs
+        with pytest.raises(subprocess.TimeoutExpired):  # signal 0 only asks: the child runs on
+            child.wait(timeout=1.0)
     finally:
         child.kill()
         child.wait()
     assert _alive(child.pid) is False
+
+
+def test_another_users_process_is_alive(monkeypatch):
+    def refused(pid, sig):
+        raise PermissionError("not yours")
+
+    monkeypatch.setattr(os, "kill", refused)
+    assert _alive(1) is True  # it runs: only its owner may signal it
 
 
 def test_a_temporary_another_cleaner_removed_first_is_no_error(tmp_path, monkeypatch):
