@@ -163,7 +163,7 @@ def test_building_the_dag_imports_neither_torch_nor_pandas(tmp_path):
 def _project(root: Path) -> None:
     files = {
         "src/blockbench/__init__.py": "",
-        "src/blockbench/a.py": "from . import b\n",
+        "src/blockbench/a.py": "from . import b\nfrom blockbench.e import thing\n",
         "src/blockbench/b.py": "import os\n",
         "src/blockbench/d.py": "",
         "src/blockbench/e.py": "",
@@ -195,6 +195,12 @@ def test_imports_are_resolved_exactly_on_a_made_up_project(tmp_path):
         "blockbench.sub",  # from . import f
         "blockbench.sub.f",
         "blockbench.a",  # inside a function; blockbenchx is another package
+    }
+    assert codedeps._imported_modules(src / "blockbench/a.py", tmp_path) == {
+        "blockbench",
+        "blockbench.b",
+        "blockbench.e",  # an absolute from-import
+        "blockbench.e.thing",
     }
     # a relative import outside any package is skipped, the imports after it are not
     script = tmp_path / "workflow/scripts/s.py"
