@@ -335,6 +335,11 @@ def test_a_stamp_is_the_sha256_of_each_stage_file_then_of_its_params_sections():
 def test_write_stamps_writes_each_stage_once_and_only_on_change(tmp_path):
     for part in ("src", "workflow/scripts"):
         shutil.copytree(REPO / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__"))
+    # this copy's train stage imports one module more: its stamp lists the copy's code
+    (tmp_path / "src/blockbench/extra.py").write_text("")
+    with open(tmp_path / "workflow/scripts/train.py", "a") as fh:
+        fh.write("import blockbench.extra  # noqa\n")
+    assert "src/blockbench/extra.py" in keys.stamp(digits_params(), "train", tmp_path)
     with open(tmp_path / "src/blockbench/storage.py", "a") as fh:
         fh.write("# this copy's code differs from the checkout's: its stamps are read here\n")
     params = digits_params()
@@ -753,6 +758,11 @@ def test_dump_keeps_order_flow_lists_and_100_columns():
     assert keys._dump({"b": [1, 2], "a": text.strip()}, "# c\n") == (
         keys.HEADER + "# c\n" + f"b: [1, 2]\na: {text.strip()}\n"
     )
+    # PyYAML breaks at the first space past column 100: here after column 101 (at 101, 106)
+    words = "abcd a abc abcd abc abc abc ab a abcd abcde ab ab abc abc ab ab a abcde a abcd a abc "
+    words += "abc a abcde a abcd abcde abcde abcd ab abcd a ab abcde a abcd abc abc"
+    lines = keys._dump({"b": [1, 2], "a": words}, "").splitlines()
+    assert max(len(line) for line in lines) == 101 and len(lines) == keys.HEADER.count("\n") + 3
 
 
 def test_the_run_list_and_benchmark_key_files_say_what_they_hold(tmp_path):
