@@ -242,6 +242,14 @@ def _png(draw, args, out) -> None:
         shutil.copyfile(_RENDERED[draw], out)
 
 
+def _study_scope(fixture_name, config) -> str:
+    """The fabricated study is built once per module, except while mutmut collects which tests
+    reach which function (its "stats" run): a module fixture's calls count only for the first
+    test that builds it, so every test builds its own there, and each mutant later runs every
+    test that reads what the mutated function made (scripts/mutation_benchmark.py)."""
+    return "function" if os.environ.get("MUTANT_UNDER_TEST") == "stats" else "module"
+
+
 def _fabricate_once(root, params) -> None:
     """`fabricate` into root. Under the mutation benchmark, while a mutant of the report's own code
     (blockbench.report.*, which fabricate never calls) is tested, the runs are fabricated once per
@@ -266,7 +274,7 @@ def _fabricate_once(root, params) -> None:
     shutil.copytree(cache, root, dirs_exist_ok=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=_study_scope)
 def fabricated(tmp_path_factory):
     """The fabricated study's runs (no report yet)."""
     root = tmp_path_factory.mktemp("report")
@@ -280,7 +288,7 @@ def fabricated(tmp_path_factory):
     return root, params
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=_study_scope)
 def built(fabricated):
     """The fabricated study's report."""
     root, params = fabricated
@@ -521,7 +529,7 @@ def test_claims_table_answers_two_questions(built):
 
 
 # --------------------------------------------- the claims table row by row (fast: no report built)
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=_study_scope)
 def claims_table(fabricated):
     """claims.build on the fabricated runs, with the lr and train/test sweeps declared too (each
     sweep's second pair in runs of its own: a_lst/b_lst and a_weak/b_weak)."""
