@@ -733,6 +733,31 @@ def test_a_twin_prediction_interval_is_cut_to_what_a_rate_can_be_and_a_number_is
     assert one["twin seeds"] == 1 and one["twin 95% PI from"] is None  # one seed: no interval
 
 
+def test_a_claim_that_cannot_be_tested_says_why(fabricated):
+    """A sweep pair sharing one seed (a_sp1 has only seed 0) has no test; a comparison that could
+    not be declared (a run without results) has no key: both rows say so, not a verdict."""
+    root, params = fabricated
+    p = copy.deepcopy(params)
+    p["study"]["sweeps"]["train_over_test"] = [["a", "b"], ["a_sp1", "b_weak"]]
+    study = report.Study(bbp.validate(p), root)
+    del study.family.items["a_bs vs a: accuracy"]  # as if a_bs had no results
+    df = report.claims.build(study)
+    rows = df.set_index("configuration")
+    assert tuple(rows.loc["a_sp1", ["holds in a correct pipeline", "because"]]) == (
+        "cannot be tested here",
+        "fewer than 2 shared seeds",
+    )
+    assert tuple(rows.loc["a_bs", ["holds in a correct pipeline", "because"]]) == (
+        "cannot be tested here",
+        "a run is missing",
+    )
+    assert rows.loc["a_bs", "twin against twin"].startswith("inconclusive: a_bs_twin − a_twin")
+    assert rows.loc["b_weak", "holds in a correct pipeline"] == "holds"
+    assert rows.loc["b_weak", "because"] == study.verdict_words(
+        study.family["b_weak vs b: accuracy"]
+    )
+
+
 @pytest.mark.parametrize(
     "verdicts, key",
     [
