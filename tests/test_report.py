@@ -635,6 +635,66 @@ def test_claim_rows_carry_the_runs_numbers_and_the_twins_prediction_interval(cla
     assert lst["reproduced by the twin"] == "n/a" and lst["rule (twin)"] == ""
 
 
+def test_every_claim_row_carries_its_runs_and_twins_means_and_seeds(claims_table):
+    """Each row's `ours` and `twin` are the means over the seeds of the run it names (the first
+    of "x vs y") and of that run's twin, read here from the run files."""
+
+    def metric(run, key):
+        return json.loads((root / paths.metrics(run)).read_text())[key]
+
+    def last(run, col):
+        return float(pd.read_csv(root / paths.history(run))[col].iloc[-1])
+
+    getters = {
+        "test accuracy %": (lambda r: 100 * metric(r, "accuracy"), 2),
+        "minority classes' mean recall": (lambda r: metric(r, "minority_recall_mean"), 3),
+        "macro F1 %": (lambda r: 100 * metric(r, "macro_avg")["f1-score"], 2),
+        "train loss, last epoch": (lambda r: last(r, "train_loss"), 3),
+        "validation loss, last epoch": (lambda r: last(r, "val_loss"), 3),
+        "validation loss at the last epoch (ours: a)": (lambda r: last(r, "val_loss"), 3),
+    }
+    df, p, root = claims_table
+    checked = 0
+    for _, row in df.iterrows():
+        if row["metric"] not in getters:  # the speed row: the benchmark's, no seeds of ours
+            assert row["ours seeds"] == 0 and row["twin seeds"] == 0 and pd.isna(row["ours"])
+            continue
+        get, digits = getters[row["metric"]]
+        logical = row["configuration"].split(" vs ")[0]
+        runs = bbp.replicates(p, logical)
+        assert row["ours"] == round(np.mean([get(r) for r in runs]), digits)
+        assert row["ours seeds"] == len(runs)
+        if f"{logical}_twin" in bbp.logical_runs(p):
+            twins = bbp.replicates(p, f"{logical}_twin")
+            assert row["twin"] == round(np.mean([get(r) for r in twins]), digits)
+            assert row["twin seeds"] == len(twins)
+        else:
+            assert row["twin seeds"] == 0 and pd.isna(row["twin"])
+        checked += 1
+    assert checked == len(df) - 1
+    # claim 1 says why from the a vs b comparisons; the rows without a twin comparison say nothing
+    study = report.Study(p, root)
+    first = df[df["#"] == 1]
+    assert list(first["because"])[:2] == [study.verdict_words(study.family["a vs b: accuracy"])] * 2
+    loss_key = "a vs b: validation loss, last epoch"
+    assert first.iloc[2]["because"] == study.verdict_words(study.family[loss_key])
+    for config in ("same", "a_lst", "a_weak"):
+        assert df.loc[df["configuration"] == config, "twin against twin"].tolist() == [""]
+
+
+def test_claim_one_holds_for_two_runs_that_are_equivalent(fabricated):
+    """mobilenet and plain declared as a and `same` (identical predictions on every seed): equal
+    accuracy holds, as the comparison's verdict (equivalent within 0.5 pp) says."""
+    root, params = fabricated
+    p = copy.deepcopy(params)
+    p["study"]["mobilenet"], p["study"]["plain"] = "same", "a"
+    study = report.Study(bbp.validate(p), root)
+    df = report.claims.build(study)
+    first = df[df["claim (original report)"] == "C1+M3 and C4 reach the same accuracy"]
+    assert list(first["holds in a correct pipeline"]) == ["holds", "holds"]
+    assert study.family["same vs a: accuracy"].verdict == statistics.EQUIVALENT
+
+
 def test_claim_rows_of_a_rate_and_of_a_loss(claims_table):
     df, p, root = claims_table
     rec = df[df["metric"] == "minority classes' mean recall"].iloc[0]
