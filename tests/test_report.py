@@ -695,6 +695,35 @@ def test_claim_one_holds_for_two_runs_that_are_equivalent(fabricated):
     assert study.family["same vs a: accuracy"].verdict == statistics.EQUIVALENT
 
 
+def test_zero_minority_recall_holds_is_open_or_fails_by_its_interval(fabricated):
+    """Claim 3 on three runs: a_sm finds no minority image on any seed (the exact interval of the
+    pooled counts, [0, 0.001], lies under 0.05: holds, and with no twin the reason says nothing of
+    one); a's seeds edited to recall 0, 0.1, 0.02, 0.06 (interval [0, 0.116] across 0.05: open);
+    a as fabricated (0.6: fails). Claim 2 on [a, b]: b's twin against a's twin, 'not higher'."""
+    root, params = fabricated
+    p = copy.deepcopy(params)
+    p["study"]["mobilenet"], p["study"]["block_counts"] = "a_sm", ["a", "b"]
+    df = report.claims.build(report.Study(bbp.validate(p), root))
+    zero = df[df["metric"] == "minority classes' mean recall"].iloc[0]
+    assert zero["holds in a correct pipeline"] == "holds"
+    assert zero["because"] == (
+        "our minority recall is 0.0 [0.0, 0.001] (95% intervals; one wholly under 0.05 counts as "
+        "0, one wholly above as not 0)"
+    )
+    two = df[df["#"] == 2].iloc[0]
+    assert two["configuration"] == "b" and two["holds in a correct pipeline"] == "holds"
+    assert two["twin against twin"].startswith("holds: b_twin − a_twin = +0.00 pp")
+    study = report.Study(params, root)
+    for run, v in zip(study.groups["a"].runs, [0.0, 0.1, 0.02, 0.06]):
+        run.metrics["minority_recall_mean"] = v
+    df = report.claims.build(study)
+    open_ = df[df["#"] == 3].iloc[:2]
+    assert list(open_["holds in a correct pipeline"]) == ["inconclusive", "inconclusive"]
+    assert open_.iloc[0]["because"].startswith(
+        "our minority recall is 0.045 [0.0, 0.116]; the twin's 0.0 [0.0, 0.001] (95% intervals"
+    )
+
+
 def test_claim_rows_of_a_rate_and_of_a_loss(claims_table):
     df, p, root = claims_table
     rec = df[df["metric"] == "minority classes' mean recall"].iloc[0]
