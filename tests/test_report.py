@@ -680,6 +680,11 @@ def test_every_claim_row_carries_its_runs_and_twins_means_and_seeds(claims_table
     assert first.iloc[2]["because"] == study.verdict_words(study.family[loss_key])
     for config in ("same", "a_lst", "a_weak"):
         assert df.loc[df["configuration"] == config, "twin against twin"].tolist() == [""]
+    for config, base in (("same", "a"), ("a_bs", "a"), ("b_bs", "b"), ("a_weak", "a")):
+        row = df[df["configuration"] == config].iloc[0]
+        assert row["because"] == study.verdict_words(study.family[f"{config} vs {base}: accuracy"])
+    bs = df[df["configuration"] == "a_bs"].iloc[0]
+    assert bs["twin against twin"].startswith("inconclusive: a_bs_twin − a_twin = +0.00 pp")
 
 
 def test_claim_one_holds_for_two_runs_that_are_equivalent(fabricated):
@@ -703,6 +708,7 @@ def test_zero_minority_recall_holds_is_open_or_fails_by_its_interval(fabricated)
     root, params = fabricated
     p = copy.deepcopy(params)
     p["study"]["mobilenet"], p["study"]["block_counts"] = "a_sm", ["a", "b"]
+    p["study"]["sweeps"] = {"train_over_test": [["a", "b"], ["a_weak", "b_weak"]]}  # no batch
     df = report.claims.build(report.Study(bbp.validate(p), root))
     zero = df[df["metric"] == "minority classes' mean recall"].iloc[0]
     assert zero["holds in a correct pipeline"] == "holds"
@@ -710,6 +716,13 @@ def test_zero_minority_recall_holds_is_open_or_fails_by_its_interval(fabricated)
         "our minority recall is 0.0 [0.0, 0.001] (95% intervals; one wholly under 0.05 counts as "
         "0, one wholly above as not 0)"
     )
+    f1 = df[df["metric"] == "macro F1 %"].iloc[0]
+    assert (f1["holds in a correct pipeline"], f1["because"]) == ("holds", zero["because"])
+    # a_sm has no twin: its plateau (1.6 / 1.7) is above the floor but explained by nothing here
+    plateau = df[df["claim (original report)"].str.startswith("the loss plateaus")]
+    assert list(plateau["holds in a correct pipeline"]) == ["does not hold here"] * 2
+    assert plateau.iloc[0]["because"].endswith("the twin ends at n/a, ours at 1.600")
+    assert list(df["#"]) == [1, 1, 1, 1, 2, 3, 3, 3, 3, 6, 6]  # no batch sweep, still claim 6
     two = df[df["#"] == 2].iloc[0]
     assert two["configuration"] == "b" and two["holds in a correct pipeline"] == "holds"
     assert two["twin against twin"].startswith("holds: b_twin − a_twin = +0.00 pp")
