@@ -860,6 +860,38 @@ def test_a_claim_that_cannot_be_tested_says_why(fabricated):
     )
 
 
+def _lr_claim(study) -> list[tuple[str, str]]:
+    df = report.claims.build(study)
+    rows = df[df["#"] == 5]
+    return list(zip(rows["holds in a correct pipeline"], rows["because"]))
+
+
+def test_the_lr_claim_asks_whether_each_run_fits_its_training_data(fabricated):
+    """'At lr 0.1 MobileNet cannot converge, plain can': MobileNet's last-epoch train accuracy
+    under 0.5 and plain's at or above it. Every fabricated run ends at 0.9 (fails); edited: a_lst
+    at 0.3 (holds), at exactly 0.5 (fails), b_lst at exactly 0.5 (holds); b_lst missing (cannot
+    be tested)."""
+    root, params = fabricated
+    p = copy.deepcopy(params)
+    p["study"]["sweeps"]["lr"] = [["a", "b"], ["a_lst", "b_lst"]]
+    p = bbp.validate(p)
+
+    def fit(a_lst: float, b_lst: float):
+        study = report.Study(p, root)
+        for name, acc in (("a_lst", a_lst), ("b_lst", b_lst)):
+            for run in study.groups[name].runs:
+                run.history.loc[run.history.index[-1], "train_acc"] = acc
+        return [v for v, _ in _lr_claim(study)]
+
+    assert fit(0.9, 0.9) == ["does not hold"] * 2
+    assert fit(0.3, 0.9) == ["holds"] * 2
+    assert fit(0.5, 0.9) == ["does not hold"] * 2
+    assert fit(0.3, 0.5) == ["holds"] * 2
+    study = report.Study(p, root)
+    del study.groups["b_lst"]
+    assert _lr_claim(study)[0] == ("cannot be tested here", "a run is missing")
+
+
 @pytest.mark.parametrize(
     "verdicts, key",
     [
