@@ -860,6 +860,26 @@ def test_a_claim_that_cannot_be_tested_says_why(fabricated):
     )
 
 
+@pytest.mark.parametrize("recall, verdict", [(0.95, "holds"), (0.10, "does not hold")])
+def test_the_augment_claim_holds_when_minority_recall_is_higher(
+    fabricated, monkeypatch, recall, verdict
+):
+    """Claim 7 asks for a higher minority recall of the literal augment run (a_aug) than a's:
+    a_aug's seeds edited to find 95% (different, higher: holds) or 10% (lower: fails)."""
+    root, params = fabricated
+    real = report.load_groups
+
+    def edited(p, r):
+        groups = real(p, r)
+        for i, run in enumerate(groups["a_aug"].runs):
+            run.metrics["minority_recall_mean"] = recall + 0.001 * i
+        return groups
+
+    monkeypatch.setattr(report, "load_groups", edited)
+    df = report.claims.build(report.Study(params, root))
+    assert df[df["#"] == 7]["holds in a correct pipeline"].tolist() == [verdict]
+
+
 def _lr_claim(study) -> list[tuple[str, str]]:
     df = report.claims.build(study)
     rows = df[df["#"] == 5]
