@@ -876,8 +876,10 @@ def test_the_augment_claim_holds_when_minority_recall_is_higher(
         return groups
 
     monkeypatch.setattr(report, "load_groups", edited)
-    df = report.claims.build(report.Study(params, root))
-    assert df[df["#"] == 7]["holds in a correct pipeline"].tolist() == [verdict]
+    study = report.Study(params, root)
+    row = report.claims.build(study).set_index("#").loc[7]
+    assert row["holds in a correct pipeline"] == verdict
+    assert row["because"] == study.verdict_words(study.family["a_aug vs a: minority recall"])
 
 
 def _lr_claim(study) -> list[tuple[str, str]]:
