@@ -149,6 +149,10 @@ D, E, INC = statistics.DIFFERENT, statistics.EQUIVALENT, statistics.INCONCLUSIVE
         (D, -1.0, "lower", "holds"),
         (D, +1.0, "lower", "does not hold"),
         (INC, -1.0, "lower", "inconclusive"),
+        (D, +0.5, "lower", "does not hold"),  # a gain under 1 point is still a gain
+        (D, -0.5, "higher", "does not hold"),
+        (D, 0.0, "higher", "does not hold"),  # no direction: neither claim is shown
+        (D, 0.0, "lower", "does not hold"),
     ],
 )
 def test_claim_rules(verdict, diff, want, answer):

@@ -786,6 +786,33 @@ def _fake_group(name, values):
     return Group(name, runs)
 
 
+def test_row_numbers_twins_of_two_seeds_identical_twins_and_the_upper_end():
+    # a plain number (scale "num"): the t-interval of the mean, rounded, not cut to [0, 1]
+    ours = _fake_group("x", [0.9, 0.92])
+    double = lambda r: 2 * r.metrics["accuracy"]  # noqa: E731
+    row = report.claims._row(1, "c", "x", "m", None, ours, None, double, "num", "", "")
+    d = statistics.describe([1.8, 1.84])
+    assert (row["ours"], row["ours lo"], row["ours hi"]) == (
+        1.82,
+        round(d["lo"], 3),
+        round(d["hi"], 3),
+    )
+    assert row["ours hi"] > 1
+    # a twin of exactly 2 seeds has a prediction interval
+    two = report.claims._row(1, "c", "x", "m", 91.0, ours, ours, accuracy, "pct", "", "")
+    assert two["twin seeds"] == 2 and two["twin 95% PI from"] is not None
+    # identical twin seeds (all 0.5): the exact interval of the pooled counts, 1,500 of 3,000
+    same = _fake_group("s", [0.5, 0.5, 0.5])
+    r = report.claims._row(1, "c", "x", "m", 50.0, ours, same, accuracy, "pct", "", "")
+    ci = sps.binomtest(1500, 3000).proportion_ci(confidence_level=0.95, method="exact")
+    want = (math.floor(ci.low * 10000) / 100, math.ceil(ci.high * 10000) / 100)
+    assert (r["twin 95% PI from"], r["twin 95% PI to"]) == want and want[0] < 50 < want[1]
+    # the original on the interval's upper end is inside it
+    twin = _fake_group("x_twin", [0.999, 0.99, 0.95])
+    top = report.claims._row(1, "c", "x", "m", 100.0, ours, twin, accuracy, "pct", "", "")
+    assert top["twin 95% PI to"] == 100.0 and top["reproduced by the twin"] == "yes"
+
+
 def test_a_twin_prediction_interval_is_cut_to_what_a_rate_can_be_and_a_number_is_not():
     ours = _fake_group("x", [0.9, 0.92])
     twin = _fake_group("x_twin", [0.999, 0.99, 0.95])  # mean ± t sd sqrt(4/3) passes 1
