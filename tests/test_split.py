@@ -148,6 +148,7 @@ def test_the_counts_record_holds_the_config_the_official_counts_and_the_ratio_be
     out, rec = make_split(arrays, cfg)
     assert rec["config"] == cfg
     assert rec["class_counts"]["official_train"] == {str(c): 10 for c in range(10)}
+    assert rec["sizes"] == {"official_train": 100, "train": 68, "val": 17, "test": 50}
     # 85 images kept (3 classes at 5), the hold-out takes ceil(0.2 * 85) = 17: 68 / 50 test images
     assert rec["train_over_test"]["before_drop"] == 1.36
     assert out["idx_train"].dtype == np.int64 and out["idx_val"].dtype == np.int64
