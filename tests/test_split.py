@@ -149,6 +149,14 @@ def test_the_counts_record_holds_the_config_the_official_counts_and_the_ratio_be
     assert rec["config"] == cfg
     assert rec["class_counts"]["official_train"] == {str(c): 10 for c in range(10)}
     assert rec["sizes"] == {"official_train": 100, "train": 68, "val": 17, "test": 50}
+    assert rec["train_over_test"] == {
+        "requested": None,
+        "before_drop": 1.36,
+        "achieved": 1.36,
+        "note": "train / test, train counted after the validation hold-out",
+    }
+    kept = np.concatenate([out["idx_train"], out["idx_val"]])
+    assert len(np.unique(kept)) == len(kept) == 85  # drawn without replacement
     # 85 images kept (3 classes at 5), the hold-out takes ceil(0.2 * 85) = 17: 68 / 50 test images
     assert rec["train_over_test"]["before_drop"] == 1.36
     assert out["idx_train"].dtype == np.int64 and out["idx_val"].dtype == np.int64
