@@ -33,6 +33,18 @@ def loss(cfg):
     return float(remedies.loss_function({"loss_input": "logits", **cfg}, COUNTS)(LOGITS, Y))
 
 
+def effective_weights(counts, beta):
+    """Cui et al.'s (1 - beta) / (1 - beta^n), scaled to average 1, by hand."""
+    w = [(1 - beta) / (1 - beta**n) for n in counts.tolist()]
+    return [x * len(w) / sum(w) for x in w]
+
+
+def prior_shifted_logits():
+    """LOGITS + log(class frequency of COUNTS), by hand."""
+    prior = [n / sum(COUNTS.tolist()) for n in COUNTS.tolist()]
+    return torch.tensor([[v + math.log(p) for v, p in zip(row, prior)] for row in LOGITS.tolist()])
+
+
 def test_none_is_plain_cross_entropy():
     assert loss({"remedy": "none"}) == pytest.approx(hand_ce(LOGITS, Y))
 
@@ -51,10 +63,7 @@ def test_focal_with_gamma_zero_is_cross_entropy_and_gamma_two_matches_the_formul
 
 def test_logit_adjustment_with_tau_zero_is_cross_entropy_and_tau_one_adds_the_log_prior():
     assert loss({"remedy": "logit_adjust", "logit_tau": 0.0}) == pytest.approx(hand_ce(LOGITS, Y))
-    prior = [n / 150 for n in COUNTS.tolist()]
-    shifted = torch.tensor(
-        [[v + math.log(p) for v, p in zip(row, prior)] for row in LOGITS.tolist()]
-    )
+    shifted = prior_shifted_logits()
     assert loss({"remedy": "logit_adjust", "logit_tau": 1.0}) == pytest.approx(hand_ce(shifted, Y))
 
 
@@ -66,8 +75,7 @@ def test_class_weights_inverse_and_effective_match_the_formulas():
         hand_ce(LOGITS, Y, inv)
     )
     beta = 0.99
-    eff = [(1 - beta) / (1 - beta**n) for n in COUNTS.tolist()]
-    eff = [w * 3 / sum(eff) for w in eff]
+    eff = effective_weights(COUNTS, beta)
     assert remedies.class_weights(COUNTS, "effective", beta).tolist() == pytest.approx(eff)
     assert loss(
         {"remedy": "class_weights", "class_weights": "effective", "cb_beta": beta}
@@ -160,9 +168,8 @@ def test_class_weights_defaults_and_refusals():
     counts = torch.tensor([1, 5, 20])
     inv = [1 / n for n in counts.tolist()]
     assert remedies.class_weights(counts).tolist() == pytest.approx([w * 3 / sum(inv) for w in inv])
-    eff = [(1 - 0.999) / (1 - 0.999**n) for n in counts.tolist()]  # the default beta
     assert remedies.class_weights(counts, "effective").tolist() == pytest.approx(
-        [w * 3 / sum(eff) for w in eff]
+        effective_weights(counts, 0.999)  # the default beta
     )
     with pytest.raises(ValueError) as err:
         remedies.class_weights(torch.tensor([3, 0, 4]))
@@ -305,13 +312,7 @@ def test_softmax_into_the_loss_is_cross_entropy_on_probabilities_and_only_withou
 
 
 def test_loss_defaults_beta_0999_and_tau_1():
-    eff = [(1 - 0.999) / (1 - 0.999**n) for n in COUNTS.tolist()]
-    eff = [w * 3 / sum(eff) for w in eff]
     assert loss({"remedy": "class_weights", "class_weights": "effective"}) == pytest.approx(
-        hand_ce(LOGITS, Y, eff)
+        hand_ce(LOGITS, Y, effective_weights(COUNTS, 0.999))
     )
-    prior = [n / 150 for n in COUNTS.tolist()]
-    shifted = torch.tensor(
-        [[v + math.log(p) for v, p in zip(row, prior)] for row in LOGITS.tolist()]
-    )
-    assert loss({"remedy": "logit_adjust"}) == pytest.approx(hand_ce(shifted, Y))
+    assert loss({"remedy": "logit_adjust"}) == pytest.approx(hand_ce(prior_shifted_logits(), Y))
