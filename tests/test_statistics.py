@@ -187,6 +187,31 @@ def test_power_is_statsmodels_paired_t_power_where_that_is_defined():
     assert statistics.seeds_needed(0.01, 1.0, 0.05, 0.8) == 2  # 100 sd: the fewest, 2
 
 
+def test_power_stays_a_number_where_scipys_lower_tail_is_nan():
+    # scipy's nct.cdf(-crit) is NaN here; the power is 1 to 15 digits (statsmodels agrees at d = 1)
+    assert statistics._power(1.0, 100, 0.05) == pytest.approx(1.0)
+    assert statistics._power(0.3, 10_000, 0.05) == pytest.approx(1.0)
+
+
+def test_seeds_needed_is_the_smallest_n_a_seed_by_seed_scan_finds():
+    """The answer against the first n from 2 up whose statsmodels power reaches 0.8 (answers of
+    5 to 285 seeds: the doubling and the bisection both reached), and the cap."""
+    from statsmodels.stats.power import TTestPower
+
+    def scan(sd, target):
+        n = 2
+        while TTestPower().power(effect_size=target / sd, nobs=n, alpha=0.05) < 0.8:
+            n += 1
+        return n
+
+    for sd, target in [(0.5, 1.0), (1.0, 1.0), (2.0, 1.0), (1.3, 0.3), (3.0, 0.5)]:
+        assert statistics.seeds_needed(sd, target, 0.05, 0.8) == scan(sd, target), (sd, target)
+    # 1e-3 sd needs about 7.8 million seeds: past the cap, None
+    assert statistics.seeds_needed(1.0, 1e-3, 0.05, 0.8) is None
+    # under the cap, a number: statsmodels' power is 0.7999974 at 78,490 seeds, 0.8000024 at 78,491
+    assert statistics.seeds_needed(1.0, 0.01, 0.05, 0.8) == 78_491
+
+
 def test_a_p_value_equal_to_alpha_is_not_significant():
     assert statistics.verdict("difference", 0.5, 0.05, 0.05) == statistics.INCONCLUSIVE
     assert statistics.verdict("difference", 0.05, 0.5, 0.05) == statistics.INCONCLUSIVE

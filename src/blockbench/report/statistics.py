@@ -32,6 +32,7 @@ from statsmodels.stats.power import TTestPower
 from statsmodels.stats.weightstats import ttost_paired
 
 LEVEL = 0.95
+MAX_SEEDS = 100_000  # seeds_needed answers None past this: no study trains more
 DIFFERENT, EQUIVALENT, INCONCLUSIVE = "different", "equivalent", "inconclusive"
 
 
@@ -127,25 +128,38 @@ def mde(sd: float | None, n: int, alpha: float, power: float) -> float | None:
 
 def seeds_needed(sd: float | None, target: float, alpha: float, power: float) -> int | None:
     """The seeds a two-sided paired t-test needs to find a true difference `target` with `power`
-    at level `alpha`, for a seed-level standard deviation `sd` (at least 2)."""
+    at level `alpha`, for a seed-level standard deviation `sd` (at least 2; None past
+    MAX_SEEDS)."""
     if sd is None:
         return None
     if sd == 0:
         return 2
-    for n in range(2, 100_000):  # the smallest n with enough power
-        if _power(target / sd, n, alpha) >= power:
-            return n
-    return None
+    effect = target / sd
+    # power grows with n: double n until it suffices, then bisect for the smallest n that does
+    lo, hi = 2, 2
+    while _power(effect, hi, alpha) < power:
+        if hi >= MAX_SEEDS:
+            return None
+        lo, hi = hi + 1, min(2 * hi, MAX_SEEDS)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _power(effect, mid, alpha) >= power:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def _power(effect: float, n: int, alpha: float) -> float:
     """Power of a two-sided paired t-test over n pairs for a standardised effect: the mass of the
     noncentral t (df n - 1, noncentrality effect * sqrt n) beyond the critical values. statsmodels'
     TTestPower.power gives the same numbers but NaN for large effects at small n (d = 10, n = 3),
-    which would make a study ask for one seed more than it needs."""
+    which would make a study ask for one seed more than it needs. The lower tail is taken as the
+    upper tail of the mirrored distribution: scipy's nct.cdf there is NaN at some large
+    noncentralities (d = 1, n = 100), its sf is not."""
     df, nc = n - 1, effect * math.sqrt(n)
     crit = sps.t.ppf(1 - alpha / 2, df)
-    return float(sps.nct.sf(crit, df, nc) + sps.nct.cdf(-crit, df, nc))
+    return float(sps.nct.sf(crit, df, nc) + sps.nct.sf(crit, df, -nc))
 
 
 def verdict(kind: str, p_diff: float | None, p_equiv: float | None, alpha: float) -> str:
