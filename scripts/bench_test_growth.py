@@ -1,11 +1,12 @@
 """How much time the tests added since a base commit cost: a benchmark, not a test.
 
-It collects the test ids of the base commit (in a temporary worktree), runs the test files changed
-since then at HEAD in one process (`-p no:xdist`, every duration recorded), and sums the setup,
-call and teardown times of the tests the base did not have. One process is an upper bound on what
-those tests add to the test command's wall time, which spreads the same work over one worker per
-core. Tests marked `engines` or `slurm` (whole pipelines in temporary clones) are left out by
-default (`--marks`). Run it on quiet cores; each repeat prints its figures, then the spread.
+It runs the test files changed since the base commit, at the base (a temporary worktree) and at
+HEAD, one after the other, each in one process (`-p no:xdist`, every duration recorded), and
+prints both totals of setup, call and teardown time, their difference, and what the tests the
+base did not have cost. Work added to one process is an upper bound on what it adds to the test
+command's wall time, which spreads the same work over one worker per core. Tests marked `engines`
+or `slurm` (whole pipelines in temporary clones) are left out by default (`--marks`). Run it on
+quiet cores; each repeat prints its figures, then the spread over repeats.
 
     .venv/bin/python scripts/bench_test_growth.py --base b2ef694^ --repeats 2
 """
@@ -13,12 +14,12 @@ default (`--marks`). Run it on quiet cores; each repeat prints its figures, then
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -66,8 +67,9 @@ def collected_ids(checkout: Path, files: list[str], marks: str) -> set[str]:
     return {line.strip() for line in proc.stdout.splitlines() if "::" in line}
 
 
-def timed_run(files: list[str], marks: str) -> tuple[float, dict[str, float]]:
-    start = time.perf_counter()
+def timed_run(checkout: Path, files: list[str], marks: str) -> dict[str, float]:
+    """Each test's setup + call + teardown seconds, the files run in one process at `checkout`."""
+    present = [f for f in files if (checkout / f).exists()]
     proc = subprocess.run(
         [
             sys.executable,
@@ -84,21 +86,23 @@ def timed_run(files: list[str], marks: str) -> tuple[float, dict[str, float]]:
             "--durations-min=0",
             "-m",
             marks,
-            *files,
+            *present,
         ],
-        cwd=ROOT,
+        cwd=checkout,
         capture_output=True,
         text=True,
+        env={**os.environ, "PYTHONPATH": str(checkout / "src")},
     )
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
+    if proc.returncode != 0 and checkout == ROOT:
         sys.exit(f"bench_test_growth: the tests failed at HEAD:\n{proc.stdout[-3000:]}")
+    if proc.returncode != 0:  # the base's tests in today's environment: timed all the same
+        print("    at the base: " + proc.stdout.strip().splitlines()[-1])
     per_test: dict[str, float] = defaultdict(float)
     for line in proc.stdout.splitlines():
         m = DURATION.match(line)
         if m:
             per_test[m.group(3).strip()] += float(m.group(1))
-    return wall, per_test
+    return per_test
 
 
 def main() -> int:
@@ -118,6 +122,7 @@ def main() -> int:
         )
         try:
             old = collected_ids(base, files, args.marks)
+            measure(args, files, base, old)
         finally:
             subprocess.run(
                 ["git", "worktree", "remove", "--force", str(base)],
@@ -125,27 +130,33 @@ def main() -> int:
                 check=True,
                 capture_output=True,
             )
+    return 0
+
+
+def measure(args: argparse.Namespace, files: list[str], base: Path, old: set[str]) -> None:
     print(f"{len(files)} test files changed since {args.base}: {' '.join(files)}")
     print(f"{len(old)} of their tests ({args.marks}) existed at {args.base}")
-    added_totals, walls = [], []
+    growth, added_totals = [], []
     for i in range(args.repeats):
-        wall, per_test = timed_run(files, args.marks)
-        new = {t: s for t, s in per_test.items() if t not in old}
-        added = sum(new.values())
-        added_totals.append(added)
-        walls.append(wall)
+        before = timed_run(base, files, args.marks)
+        after = timed_run(ROOT, files, args.marks)
+        new = {t: s for t, s in after.items() if t not in old}
+        grew = sum(after.values()) - sum(before.values())
+        growth.append(grew)
+        added_totals.append(sum(new.values()))
         print(
-            f"repeat {i + 1}: {len(per_test)} tests, {sum(per_test.values()):.1f} s of test "
-            f"time ({wall:.1f} s wall); {len(new)} new tests: {added:.1f} s"
+            f"repeat {i + 1}: base {len(before)} tests {sum(before.values()):.1f} s; "
+            f"HEAD {len(after)} tests {sum(after.values()):.1f} s; growth {grew:+.1f} s, "
+            f"of which {len(new)} new tests {sum(new.values()):.1f} s"
         )
-        for t, s in sorted(new.items(), key=lambda kv: -kv[1])[:8]:
-            print(f"    {s:6.2f} s  {t}")
+        for t, sec in sorted(new.items(), key=lambda kv: -kv[1])[:5]:
+            print(f"    {sec:6.2f} s  {t}")
     if args.repeats > 1:
         print(
-            f"new tests: median {statistics.median(added_totals):.1f} s, "
-            f"range {min(added_totals):.1f}-{max(added_totals):.1f} s over {args.repeats} repeats"
+            f"growth: median {statistics.median(growth):+.1f} s, range {min(growth):+.1f} to "
+            f"{max(growth):+.1f} s; new tests: median {statistics.median(added_totals):.1f} s, "
+            f"over {args.repeats} repeats"
         )
-    return 0
 
 
 if __name__ == "__main__":
