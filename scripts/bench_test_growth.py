@@ -38,61 +38,29 @@ def changed_test_files(base: str) -> list[str]:
     return [f for f in out if (ROOT / f).exists()]
 
 
-def collected_ids(checkout: Path, files: list[str], marks: str) -> set[str]:
+def _pytest(checkout: Path, files: list[str], marks: str, *flags: str):
+    """pytest in one process at `checkout` (its own src/ first), on the files it has."""
     present = [f for f in files if (checkout / f).exists()]
-    if not present:
-        return set()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--collect-only",
-            "-q",
-            "-p",
-            "no:xdist",
-            "-p",
-            "no:cacheprovider",
-            "-o",
-            "addopts=",
-            "-m",
-            marks,
-            *present,
-        ],
-        cwd=checkout,
-        capture_output=True,
-        text=True,
-        env={"PYTHONPATH": str(checkout / "src"), "PATH": str(Path(sys.executable).parent)},
-    )
-    return {line.strip() for line in proc.stdout.splitlines() if "::" in line}
-
-
-def timed_run(checkout: Path, files: list[str], marks: str) -> dict[str, float]:
-    """Each test's setup + call + teardown seconds, the files run in one process at `checkout`."""
-    present = [f for f in files if (checkout / f).exists()]
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:xdist",
-            "-p",
-            "no:cacheprovider",
-            "-o",
-            "addopts=",
-            "--durations=0",
-            "--durations-min=0",
-            "-m",
-            marks,
-            *present,
-        ],
+    if not present:  # pytest given no file runs the whole suite: nothing to run, nothing timed
+        return subprocess.CompletedProcess([], 0, "", "")
+    one_process = ["-p", "no:xdist", "-p", "no:cacheprovider", "-o", "addopts="]
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", *one_process, *flags, "-m", marks, *present],
         cwd=checkout,
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": str(checkout / "src")},
     )
+
+
+def collected_ids(checkout: Path, files: list[str], marks: str) -> set[str]:
+    proc = _pytest(checkout, files, marks, "--collect-only")
+    return {line.strip() for line in proc.stdout.splitlines() if "::" in line}
+
+
+def timed_run(checkout: Path, files: list[str], marks: str) -> dict[str, float]:
+    """Each test's setup + call + teardown seconds, the files run in one process at `checkout`."""
+    proc = _pytest(checkout, files, marks, "--durations=0", "--durations-min=0")
     if proc.returncode != 0 and checkout == ROOT:
         sys.exit(f"bench_test_growth: the tests failed at HEAD:\n{proc.stdout[-3000:]}")
     if proc.returncode != 0:  # the base's tests in today's environment: timed all the same
