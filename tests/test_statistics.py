@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 from scipy import stats as sps
+from statsmodels.stats.power import TTestPower
 
 from blockbench.report import statistics
 
@@ -178,8 +179,6 @@ def test_mcnemar_on_boolean_arrays_of_any_shape():
 
 
 def test_power_is_statsmodels_paired_t_power_where_that_is_defined():
-    from statsmodels.stats.power import TTestPower
-
     for effect, n in [(0.5, 34), (2.0, 3), (1.0, 5), (10.0, 2)]:
         want = TTestPower().power(effect_size=effect, nobs=n, alpha=0.05)
         assert statistics._power(effect, n, 0.05) == pytest.approx(want, rel=1e-9)
@@ -196,7 +195,6 @@ def test_power_stays_a_number_where_scipys_lower_tail_is_nan():
 def test_seeds_needed_is_the_smallest_n_a_seed_by_seed_scan_finds():
     """The answer against the first n from 2 up whose statsmodels power reaches 0.8 (answers of
     5 to 285 seeds: the doubling and the bisection both reached), and the cap."""
-    from statsmodels.stats.power import TTestPower
 
     def scan(sd, target):
         n = 2
@@ -206,7 +204,7 @@ def test_seeds_needed_is_the_smallest_n_a_seed_by_seed_scan_finds():
 
     for sd, target in [(0.5, 1.0), (1.0, 1.0), (2.0, 1.0), (1.3, 0.3), (3.0, 0.5)]:
         assert statistics.seeds_needed(sd, target, 0.05, 0.8) == scan(sd, target), (sd, target)
-    # 1e-3 sd needs about 7.8 million seeds: past the cap, None
+    # a target of 1e-3 sd needs about 7.8 million seeds: past the cap, None
     assert statistics.seeds_needed(1.0, 1e-3, 0.05, 0.8) is None
     # under the cap, a number: statsmodels' power is 0.7999974 at 78,490 seeds, 0.8000024 at 78,491
     assert statistics.seeds_needed(1.0, 0.01, 0.05, 0.8) == 78_491
