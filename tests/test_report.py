@@ -19,7 +19,7 @@ import pytest
 from conftest import REPO, digits_params
 from scipy import stats as sps
 
-from blockbench import evaluation, figures, paths, report
+from blockbench import evaluation, figures, paths, report, study_figures
 from blockbench import params as bbp
 from blockbench.errors import BlockbenchError
 from blockbench.report import prose_severity as severity
@@ -1177,6 +1177,27 @@ def test_severity_section_curves_threshold_and_verdicts(built):
     ) in section
     comps = pd.read_csv(root / report.TABLES / "comparisons.csv")
     assert (comps[comps["question"] == "9 severity"]["family"] == "secondary").all()
+
+
+def test_severity_figure_draws_a_level_with_one_seed(tmp_path):
+    """A level trained at one seed so far has no interval (None in every lo/hi column, an object
+    column in pandas): the figure draws its band as the mean instead of failing."""
+    rows = []
+    for rho, n in ((1.0, 3), (15.4, 3), (1000.0, 1)):
+        row = {"architecture": "a", "remedy": "none", "rho": rho, "seeds": n}
+        for col, value in (
+            ("accuracy %", 98.0),
+            ("balanced accuracy %", 97.0),
+            ("minority recall", 0.8),
+        ):
+            row.update({col: value, f"{col} lo": value - 1 if n > 1 else None})
+            row[f"{col} hi"] = value + 1 if n > 1 else None
+        rows.append(row)
+    one_seed = pd.DataFrame(rows[2:])
+    assert one_seed["minority recall lo"].dtype == object  # what the report hands over
+    path = tmp_path / "severity.png"
+    study_figures.severity(one_seed, path, 0.9)
+    assert path.stat().st_size > 0
 
 
 def test_severity_names_an_unknown_split_in_one_line():

@@ -125,6 +125,7 @@ def severity(levels: pd.DataFrame, path: str | Path, threshold: float) -> None:
                 df = df.sort_values("rho")
                 colour = f"C{archs.index(arch)}"
                 style = "-" if remedy == "none" else "--"
+                n = int(df["seeds"].min())
                 ax.plot(
                     df["rho"],
                     df[col],
@@ -132,10 +133,11 @@ def severity(levels: pd.DataFrame, path: str | Path, threshold: float) -> None:
                     marker="o",
                     ms=3,
                     color=colour,
-                    label=f"{arch}, remedy {remedy} ({int(df['seeds'].min())} seeds)",
+                    label=f"{arch}, remedy {remedy} ({n} seed{'s' if n != 1 else ''})",
                 )
-                lo = df[f"{col} lo"].fillna(df[col])
-                hi = df[f"{col} hi"].fillna(df[col])
+                # a column with no interval at one seed (None throughout): the band is the mean itself
+                lo = df[f"{col} lo"].astype(float).fillna(df[col])
+                hi = df[f"{col} hi"].astype(float).fillna(df[col])
                 ax.fill_between(df["rho"], lo, hi, color=colour, alpha=0.15)
             if col == "minority recall":
                 ax.axhline(threshold, color="k", linestyle=":", label=f"recall {threshold:g}")
