@@ -1166,13 +1166,15 @@ def test_severity_section_curves_threshold_and_verdicts(built):
     assert gap.loc[("imbalanced", "none"), "minority recall diff (pp)"] > 5  # 0.60 vs 0.51
     assert gap.loc[("k05", "chosen remedy"), "minority recall verdict"] == "equivalent"
     assert gap.loc[("k1", "chosen remedy"), "minority recall verdict"] == "inconclusive"
+    assert (gaps["minority recall margin ± (pp)"] == 2.0).all()  # params: study.margins
+    assert (gaps["accuracy margin ± (pp)"] == 0.5).all()
     text = (root / report.SUMMARY).read_text()
     section = text.split("## 9. Imbalance severity")[1]
     assert "severity.png" in section and (root / report.FIGURES / "severity.png").exists()
     assert "**The answer.**" in section
     assert (
-        "With the chosen remedies, the a − b minority recall difference is equivalent within the "
-        "margin at 3 of 4 levels, different at 0 and inconclusive at 1: the remedy cannot be "
+        "With the chosen remedies, the a − b minority recall difference is equivalent within ±2.0 "
+        "pp at 3 of 4 levels, different at 0 and inconclusive at 1: the remedy cannot be "
         "shown to close the gap at every level."
     ) in section
     comps = pd.read_csv(root / report.TABLES / "comparisons.csv")

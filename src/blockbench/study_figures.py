@@ -135,7 +135,7 @@ def severity(levels: pd.DataFrame, path: str | Path, threshold: float) -> None:
                     color=colour,
                     label=f"{arch}, remedy {remedy} ({n} seed{'s' if n != 1 else ''})",
                 )
-                # a column with no interval at one seed (None throughout): the band is the mean itself
+                # no interval at one seed (a column of None): the band is the mean itself
                 lo = df[f"{col} lo"].astype(float).fillna(df[col])
                 hi = df[f"{col} hi"].astype(float).fillna(df[col])
                 ax.fill_between(df["rho"], lo, hi, color=colour, alpha=0.15)

@@ -207,6 +207,7 @@ def gap_table(study, table) -> pd.DataFrame:
             row[f"{metric} diff ({unit}) lo"] = num(None if r["p"] is None else 100 * r["lo"])
             row[f"{metric} diff ({unit}) hi"] = num(None if r["p"] is None else 100 * r["hi"])
             row[f"{metric} seeds"] = r["n"]
+            row[f"{metric} margin ± ({unit})"] = num(None if c.margin is None else 100 * c.margin)
             row[f"{metric} verdict"] = c.verdict
         rows.append(row)
     return pd.DataFrame(rows)
@@ -373,9 +374,11 @@ def answer(study, gaps: pd.DataFrame, trends: pd.DataFrame, a: str, b: str) -> l
             if n_diff
             else "cannot be shown to close the gap at every level"
         )
+        margins = remedy["minority recall margin ± (pp)"].dropna().unique()
+        within = f"±{text(margins[0], 1)} pp" if len(margins) == 1 else "its margin"
         out.append(
             f"- With the chosen remedies, the {a} − {b} minority recall difference is equivalent "
-            f"within the margin at {n_eq} of {len(verdicts)} levels, different at {n_diff} and "
+            f"within {within} at {n_eq} of {len(verdicts)} levels, different at {n_diff} and "
             f"inconclusive at {len(verdicts) - n_eq - n_diff}: the remedy {closed}."
         )
     out.append("")
