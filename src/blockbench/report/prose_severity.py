@@ -340,7 +340,9 @@ def section(study) -> list[str]:
     lines += [
         "",
         f"{a} − {b} at each level (secondary family; each architecture with its own chosen remedy "
-        "in the remedy arm):",
+        "in the remedy arm). The verdicts are Holm–Bonferroni adjusted within the secondary family "
+        '(see "Every comparison"); the intervals are not, so an interval that excludes zero can '
+        'still carry "inconclusive":',
         "",
         study.tables(gaps, "severity_gaps"),
     ]
