@@ -27,6 +27,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import integrate
 from scipy import stats as sps
 from statsmodels.stats.power import TTestPower
 from statsmodels.stats.weightstats import ttost_paired
@@ -144,6 +145,52 @@ def seeds_needed(sd: float | None, target: float, alpha: float, power: float) ->
     while lo < hi:
         mid = (lo + hi) // 2
         if _power(effect, mid, alpha) >= power:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def tost_power(sd: float, n: int, margin: float, alpha: float, true_diff: float = 0.0) -> float:
+    """Power of the paired TOST over n seeds at level `alpha` (each one-sided test at alpha) for a
+    seed-level sd of the differences and a true mean difference: the chance that the whole
+    (1 - 2 alpha) t-interval lies inside ±margin. Exact: given the sample sd s, the mean is normal,
+    so the power is the normal mass of |mean| < margin - t * s / sqrt n, integrated over s
+    (s^2 (n - 1) / sd^2 is chi-square with n - 1 degrees of freedom)."""
+    if n < 2 or sd <= 0:
+        return float(abs(true_diff) < margin) if n >= 2 else 0.0
+    df = n - 1
+    crit = float(sps.t.ppf(1 - alpha, df))
+    se = sd / math.sqrt(n)
+
+    def given(q: float) -> float:  # q = s^2 df / sd^2
+        half = margin - crit * sd * math.sqrt(q / df) / math.sqrt(n)
+        if half <= 0:
+            return 0.0
+        upper = sps.norm.cdf((half - true_diff) / se)
+        lower = sps.norm.cdf((-half - true_diff) / se)
+        return (upper - lower) * sps.chi2.pdf(q, df)
+
+    q_max = df * (margin * math.sqrt(n) / (crit * sd)) ** 2  # past it the interval is too wide
+    value, _ = integrate.quad(given, 0.0, q_max, limit=200)
+    return float(min(1.0, max(0.0, value)))
+
+
+def tost_seeds_needed(
+    sd: float, margin: float, alpha: float, power: float, true_diff: float = 0.0
+) -> int | None:
+    """The fewest seeds whose paired TOST reaches `power` (None past MAX_SEEDS; TOST power grows
+    with n, so double then bisect as seeds_needed does)."""
+    if abs(true_diff) >= margin:
+        return None
+    lo, hi = 2, 2
+    while tost_power(sd, hi, margin, alpha, true_diff) < power:
+        if hi >= MAX_SEEDS:
+            return None
+        lo, hi = hi + 1, min(2 * hi, MAX_SEEDS)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if tost_power(sd, mid, margin, alpha, true_diff) >= power:
             hi = mid
         else:
             lo = mid + 1
