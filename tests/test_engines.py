@@ -97,6 +97,7 @@ def engine_params() -> dict:
         "alpha": 0.05,
     }
     p["evaluate"] = {"bootstrap_samples": 50}
+    p["benchmark"]["runs"] = ["c1m3", "c4"]  # the study's capacity widths are not in this copy
     return bbp.validate(p)
 
 

@@ -86,13 +86,18 @@ def test_holm_caps_at_1_and_needs_the_adjusted_p():
     assert not any(p < 0.05 for p in adjusted)  # every raw p < 0.05, nothing significant
 
 
-def test_verdicts_are_three_way_and_directional_from_adjusted_ps():
-    assert statistics.verdict("difference", 0.01, 0.9, 0.05) == statistics.DIFFERENT
-    assert statistics.verdict("difference", 0.2, 0.01, 0.05) == statistics.EQUIVALENT
-    assert statistics.verdict("difference", 0.2, 0.3, 0.05) == statistics.INCONCLUSIVE
-    assert statistics.verdict("equivalence", 0.01, 0.01, 0.05) == statistics.EQUIVALENT
-    assert statistics.verdict("difference", 0.01, 0.01, 0.05) == statistics.DIFFERENT
-    assert statistics.verdict("difference", 0.05, None, 0.05) == statistics.INCONCLUSIVE
+def test_verdicts_say_everything_both_adjusted_tests_say():
+    assert statistics.verdict(0.01, 0.9, 0.05) == statistics.DIFFERENT
+    assert statistics.verdict(0.2, 0.01, 0.05) == statistics.EQUIVALENT
+    assert statistics.verdict(0.2, 0.3, 0.05) == statistics.INCONCLUSIVE
+    # both tests reject: different AND within the margin, never only one of them
+    assert statistics.verdict(0.01, 0.01, 0.05) == statistics.WITHIN
+    assert statistics.verdict(0.05, None, 0.05) == statistics.INCONCLUSIVE
+    # different; beyond the margin only where the simultaneous interval lies outside it
+    assert statistics.verdict(0.01, 0.9, 0.05, 0.5, (0.6, 1.2)) == statistics.BEYOND
+    assert statistics.verdict(0.01, 0.9, 0.05, 0.5, (-1.2, -0.51)) == statistics.BEYOND
+    assert statistics.verdict(0.01, 0.9, 0.05, 0.5, (0.4, 1.2)) == statistics.DIFFERENT
+    assert statistics.verdict(0.01, 0.9, 0.05, None, (0.6, 1.2)) == statistics.DIFFERENT
 
 
 def test_a_5923_image_class_at_keep_0065_keeps_385():
@@ -130,15 +135,20 @@ def test_outputs_get_mode_0644_under_umask_022(tmp_path):
 
 # ------------------------------------------------------------------ the claims' rules, table-driven
 D, E, INC = statistics.DIFFERENT, statistics.EQUIVALENT, statistics.INCONCLUSIVE
+B, W = statistics.BEYOND, statistics.WITHIN
 
 
 @pytest.mark.parametrize(
     "verdict, diff, want, answer",
     [
         (E, +0.1, "equal", "holds"),
-        (D, +1.0, "equal", "does not hold"),
-        (D, -1.0, "equal", "does not hold"),
+        (W, +0.1, "equal", "holds"),  # different, but inside the margin: the same for a user
+        (B, +1.0, "equal", "does not hold"),  # shown to exceed the margin
+        (B, -1.0, "equal", "does not hold"),
+        (D, -1.0, "equal", "inconclusive"),  # different, but not shown to exceed the margin
         (INC, +1.0, "equal", "inconclusive"),
+        (W, +0.1, "higher", "holds"),  # a real gain, small or not
+        (B, -1.0, "higher", "does not hold"),
         (D, +1.0, "not higher", "does not hold"),
         (D, -1.0, "not higher", "holds"),
         (E, +0.1, "not higher", "holds"),
@@ -157,6 +167,11 @@ D, E, INC = statistics.DIFFERENT, statistics.EQUIVALENT, statistics.INCONCLUSIVE
 )
 def test_claim_rules(verdict, diff, want, answer):
     assert claims.claim_verdict(verdict, diff, want) == answer
+
+
+def test_without_a_margin_a_difference_refutes_sameness():
+    assert claims.claim_verdict(D, 1.0, "equal", has_margin=False) == "does not hold"
+    assert claims.claim_verdict(D, 1.0, "equal", has_margin=True) == "inconclusive"
 
 
 class _Comparison:
@@ -490,7 +505,10 @@ def _remedy_study(scores: dict[str, dict[int, float]]) -> SimpleNamespace:
         name: SimpleNamespace(by_seed=lambda fn, s=by_seed: dict(s))
         for name, by_seed in scores.items()
     }
-    return SimpleNamespace(remedy_candidates=lambda base: {r: r for r in scores}, groups=groups)
+    ns = SimpleNamespace(remedy_candidates=lambda base: {r: r for r in scores}, groups=groups)
+    ns.selection_seeds = lambda base: report.Study.selection_seeds(ns, base)
+    ns.selection_score = lambda run, base: report.Study.selection_score(ns, run, base)
+    return ns
 
 
 @pytest.mark.parametrize(

@@ -72,6 +72,7 @@ def slurm_params() -> dict:
     for section in set(study) - {"mobilenet", "plain", "block_counts", "sweeps", "alpha"}:
         del study[section]  # the optional sections (the grids', the twin's, primary): none here
     study.update(block_counts=[study["mobilenet"]], sweeps={})
+    p["benchmark"]["runs"] = [study["mobilenet"], study["plain"]]
     used = {bbp.run_config(p, name)["split"] for name in bbp.run_names(p)}
     p["splits"] = {name: split for name, split in p["splits"].items() if name in used}
     return bbp.validate(p, "SLURM test params")

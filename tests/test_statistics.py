@@ -31,18 +31,80 @@ def test_bounded_scales_the_exact_interval_to_a_range_that_does_not_start_at_zer
     r = statistics.bounded([0.3, 0.3], 10.0, 110.0, pooled=(3, 10))
     assert (r["lo"], r["hi"]) == pytest.approx((10 + 100 * low, 10 + 100 * high))
     assert r["n"] == 2 and r["mean"] == 0.3 and r["sd"] == 0.0
-    # identical values without counts: the zero-width t-interval, clipped to the range
+    # identical values without counts: a zero-width interval at the mean
     same = statistics.bounded([0.4, 0.4, 0.4], 0.0, 1.0)
     assert same["lo"] == pytest.approx(0.4) and same["hi"] == pytest.approx(0.4)
-    # a t-interval inside a shifted range is kept; one past its lower end is cut there
-    t = statistics.describe([50.0, 60.0, 70.0])
-    kept = statistics.bounded([50.0, 60.0, 70.0], 10.0, 110.0)
-    assert (kept["lo"], kept["hi"]) == (t["lo"], t["hi"])
-    cut = statistics.bounded([12.0, 11.0, 30.0], 10.0, 110.0)
-    assert cut["lo"] == 10.0 and cut["hi"] == statistics.describe([12.0, 11.0, 30.0])["hi"]
-    # counts given but seeds that differ: the t-interval, not the pooled one
-    seeds = statistics.bounded([0.2, 0.4], 0.0, 1.0, pooled=(3, 10))
-    assert seeds["hi"] == 1.0 and seeds["lo"] == 0.0  # t(1) makes the interval cross both ends
+
+
+def test_bounded_is_the_delta_method_t_interval_on_the_logit_scale():
+    """By hand: values 50, 60, 70 in [10, 110]: mean 60, u = 0.5, sd 10, se 10/sqrt 3;
+    on the logit scale se / (100 * 0.25), t(0.975, 2) = 4.302653; back through the logistic."""
+    r = statistics.bounded([50.0, 60.0, 70.0], 10.0, 110.0)
+    half = T975[2] * (10 / math.sqrt(3)) / (100 * 0.25)
+    want = [10 + 100 / (1 + math.exp(-x)) for x in (-half, half)]
+    assert (r["lo"], r["hi"]) == pytest.approx(want)
+    # near an end it bends instead of crossing it: the clipped t-interval would reach 10.0 exactly
+    near = statistics.bounded([12.0, 11.0, 30.0], 10.0, 110.0)
+    t = statistics.describe([12.0, 11.0, 30.0])
+    assert t["lo"] < 10.0 < near["lo"] < near["mean"] < near["hi"] < 110.0
+    # three seeds far apart in [0, 1]: inside (0, 1), never on an end
+    wide = statistics.bounded([0.2, 0.4, 0.99], 0.0, 1.0)
+    assert 0.0 < wide["lo"] < wide["mean"] < wide["hi"] < 1.0
+
+
+def test_a_gain_stays_inside_what_was_missing():
+    """A remedy's gain over a baseline at mean 0.223 can be at most 0.777: three seeds spread as
+    the issue's severity row (62.48 [19.79, 105.17] pp by a t-interval) stay under it."""
+    base = {0: 0.22, 1: 0.25, 2: 0.20}
+    remedy = {0: 0.99, 1: 0.60, 2: 0.95}
+    t = statistics.paired(remedy, base)
+    g = statistics.bounded_gain(remedy, base)
+    most = 1 - np.mean(list(base.values()))
+    assert t["hi"] > most  # the t-interval passes the bound
+    assert -np.mean(list(base.values())) < g["lo"] < g["diff"] < g["hi"] < most
+    assert g["p"] == t["p"] and g["diff"] == t["diff"]  # the test is unchanged
+
+
+def test_rate_prediction_interval_stays_inside_0_1():
+    pi = statistics.rate_prediction_interval([0.36, 0.95, 0.7])
+    plain = statistics.prediction_interval([0.36, 0.95, 0.7])
+    assert plain[1] > 1.0 and 0.0 < pi[0] < pi[1] < 1.0
+    assert statistics.rate_prediction_interval([0.5]) is None
+
+
+def test_tost_power_matches_a_simulation_and_needs_more_seeds_than_it_has_not():
+    """The exact TOST power against 40,000 simulated studies (sd 0.7, margin 0.5, true
+    difference 0.1, level 0.01, 12 seeds) and the seed count it implies."""
+    rng = np.random.default_rng(1)
+    n, sd, margin, alpha, delta = 12, 0.7, 0.5, 0.01, 0.1
+    d = rng.normal(delta, sd, (40_000, n))
+    half = sps.t.ppf(1 - alpha, n - 1) * d.std(1, ddof=1) / math.sqrt(n)
+    sim = np.mean((d.mean(1) - half > -margin) & (d.mean(1) + half < margin))
+    exact = statistics.tost_power(sd, n, margin, alpha, delta)
+    assert exact == pytest.approx(sim, abs=0.01) and 0.05 < exact < 0.2
+    need = statistics.tost_seeds_needed(sd, margin, alpha, 0.8)
+    assert statistics.tost_power(sd, need, margin, alpha) >= 0.8
+    assert statistics.tost_power(sd, need - 1, margin, alpha) < 0.8
+    assert statistics.tost_seeds_needed(sd, margin, alpha, 0.8, true_diff=0.6) is None
+
+
+def test_one_holm_over_the_difference_tests_and_the_tosts_of_a_family():
+    """Two comparisons, each with a difference test and a TOST: Holm over all four p values."""
+    fam = statistics.Family(0.05)
+    k1 = fam.add("q", "x", "y", "m1", {0: 1.0, 1: 1.1, 2: 1.3}, {0: 0.0, 1: 0.0, 2: 0.1}, margin=5)
+    k2 = fam.add("q", "u", "v", "m2", {0: 0.5, 1: 0.1, 2: 0.3}, {0: 0.2, 1: 0.3, 2: 0.0}, margin=1)
+    ps = [fam.items[k].result["p"] for k in (k1, k2)] + [
+        fam.items[k].equivalence["p"] for k in (k1, k2)
+    ]
+    fam.finish()
+    want = statistics.holm(ps)
+    got = [fam[k1].p_holm, fam[k2].p_holm, fam[k1].p_equiv_holm, fam[k2].p_equiv_holm]
+    assert got == pytest.approx(want)
+    assert fam.tests_in("secondary") == 4 and fam[k1].threshold == pytest.approx(0.05 / 4)
+    lo, hi = fam[k1].simultaneous
+    d = np.array([1.0, 1.1, 1.2])
+    half = sps.t.ppf(1 - 0.05 / 8, 2) * d.std(ddof=1) / math.sqrt(3)
+    assert (lo, hi) == pytest.approx((d.mean() - half, d.mean() + half))
 
 
 def test_prediction_interval_needs_two_values_and_widens_by_sqrt_1_plus_1_over_n():
@@ -138,12 +200,15 @@ def test_family_bookkeeping():
     fam.finish()
     c1 = fam[k1]
     assert (c1.question, c1.family, c1.kind, c1.margin) == ("q1", "primary", "equivalence", 2.0)
-    assert c1.result["diff"] == pytest.approx(2 / 3) and c1.threshold == 0.05
-    assert c1.p_holm == c1.result["p"]  # a family of one test
+    # a family of one comparison with a margin: two tests, its difference test and its TOST
+    assert c1.result["diff"] == pytest.approx(2 / 3) and c1.threshold == 0.025
     assert c1.equivalence == statistics.tost([0.5, 1.0, 0.5], 2.0)
-    assert c1.p_equiv_holm == c1.equivalence["p"]
-    want = statistics.mde(c1.result["sd"], 3, 0.05, 0.9)  # the family's power, not 0.8
-    assert c1.mde == pytest.approx(want) and c1.mde != statistics.mde(c1.result["sd"], 3, 0.05, 0.8)
+    both = statistics.holm([c1.result["p"], c1.equivalence["p"]])
+    assert [c1.p_holm, c1.p_equiv_holm] == pytest.approx(both)
+    want = statistics.mde(c1.result["sd"], 3, 0.025, 0.9)  # the family's power, not 0.8
+    assert c1.mde == pytest.approx(want) and c1.mde != statistics.mde(
+        c1.result["sd"], 3, 0.025, 0.8
+    )
     c2 = fam[k2]
     assert c2.kind == "difference" and c2.equivalence == {"p": None, "lo90": None, "hi90": None}
     assert c2.p_holm is None and c2.verdict == statistics.INCONCLUSIVE and c2.mde is None
@@ -211,8 +276,8 @@ def test_seeds_needed_is_the_smallest_n_a_seed_by_seed_scan_finds():
 
 
 def test_a_p_value_equal_to_alpha_is_not_significant():
-    assert statistics.verdict("difference", 0.5, 0.05, 0.05) == statistics.INCONCLUSIVE
-    assert statistics.verdict("difference", 0.05, 0.5, 0.05) == statistics.INCONCLUSIVE
+    assert statistics.verdict(0.5, 0.05, 0.05) == statistics.INCONCLUSIVE
+    assert statistics.verdict(0.05, 0.5, 0.05) == statistics.INCONCLUSIVE
     fam = statistics.Family(0.05)
     key = fam.add("q", "x", "y", "acc", {0: 1.0, 1: 2.0}, {0: 0.0, 1: 0.5})
     fam.items[key].result["p"] = 0.05

@@ -67,10 +67,24 @@ def quick_params(params: dict) -> dict:
             section["replicate_seeds"] = list(range(1, QUICK_SEEDS)) if name in headline else []
     p["seeds"] = {}  # the primary runs' extra seeds: the headline pair's are set above
     _cut_severity(p)
+    _cut_capacity(p)
     p["evaluate"]["bootstrap_samples"] = min(p["evaluate"]["bootstrap_samples"], 200)
     for key, most in QUICK_BENCHMARK.items():
         p["benchmark"][key] = min(p["benchmark"][key], most)
     return params_mod.validate(p, "quick preset")
+
+
+def _cut_capacity(p: dict) -> None:
+    """The capacity family on the headline pair's quick seeds: every width of the sweep trains
+    those seeds (its own seeds 12 and up are the full study's), so the matched pairs are tested."""
+    capacity = p["study"].get("capacity")
+    if not capacity:
+        return
+    seeds = list(range(QUICK_SEEDS))
+    capacity["seeds"] = seeds
+    headline = {p["study"]["mobilenet"], p["study"]["plain"]}
+    for run in {r for side in capacity["sweep"].values() for r in side} - headline:
+        p["runs"][run] = {**(p["runs"][run] or {}), "seed": seeds[0], "replicate_seeds": seeds}
 
 
 def _cut_severity(p: dict) -> None:

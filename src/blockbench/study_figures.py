@@ -211,3 +211,49 @@ def side_by_side(images: dict[str, str | Path], path: str | Path, title: str) ->
             ax.imshow(a)
             ax.axis("off")
         fig.suptitle(title, fontsize=13)
+
+
+PARETO_COSTS = [
+    ("MACs (M)", "MACs per image (millions, log scale)"),
+    ("parameters", "parameters (log scale)"),
+    ("step s", "training-step time, s (benchmark, log scale)"),
+]
+PARETO_METRICS = [("accuracy %", "test accuracy (%)"), ("minority recall %", "minority recall (%)")]
+
+
+def pareto(sweep: pd.DataFrame, path: str | Path) -> None:
+    """Accuracy (top) and minority recall (bottom) against each cost (columns, log axis): per
+    block type (colour) its widths joined narrow to wide, the mean over seeds with its 95%
+    interval as a band; each point labelled with its seed count. A cost not measured (a width the
+    benchmark has not timed) leaves its point out of that column."""
+    sweep = sweep[sweep["seeds"] > 0]
+    with figure(path, nrows=2, ncols=3, figsize=(16, 8.5), squeeze=False) as (fig, axes):
+        for col, (cost, xlabel) in enumerate(PARETO_COSTS):
+            for row, (metric, ylabel) in enumerate(PARETO_METRICS):
+                ax = axes[row][col]
+                for i, (kind, df) in enumerate(sweep.groupby("block type", sort=False)):
+                    df = df.dropna(subset=[cost]).sort_values(cost)
+                    if df.empty:
+                        continue
+                    x = df[cost].astype(float)
+                    y = df[metric].astype(float)
+                    lo = df[f"{metric} lo"].astype(float).fillna(y)
+                    hi = df[f"{metric} hi"].astype(float).fillna(y)
+                    colour = f"C{i}"
+                    ax.plot(x, y, "-o", ms=4, color=colour, label=kind)
+                    ax.fill_between(x, lo, hi, color=colour, alpha=0.18)
+                    for xi, yi, n in zip(x, y, df["seeds"]):
+                        ax.annotate(
+                            f"n={n}",
+                            (xi, yi),
+                            textcoords="offset points",
+                            xytext=(3, -10),
+                            fontsize=6,
+                            color=colour,
+                        )
+                ax.set_xscale("log")
+                ax.set_xlabel(xlabel)
+                ax.set_ylabel(ylabel)
+                ax.grid(alpha=0.3, which="both")
+        axes[0][0].legend(fontsize=8, loc="lower right")
+        fig.suptitle("Block type at equal cost: mean over seeds, 95% interval shaded")

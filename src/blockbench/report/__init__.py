@@ -16,6 +16,7 @@ from .. import paths
 from ..params import remedy_table, twin_table
 from ..storage import write_json, write_text
 from . import (
+    capacity,
     claims,
     dvc_plots,
     flat_metrics,
@@ -45,6 +46,7 @@ METRICS = {
     "training step time": (None, "ln ratio", 1.0, 4, None),
     "inference time per image": (None, "ln ratio", 1.0, 4, None),
 }
+RATES = ("accuracy", "minority recall")  # in [0, 1]: their intervals stay inside what they can be
 # study.primary's metric names -> the report's
 PRIMARY_METRIC = {"accuracy": "accuracy", "minority_recall": "minority recall"}
 PRIMARY, SECONDARY = "primary", "secondary"
@@ -96,6 +98,7 @@ class Study:
             family,
             kind,
             self.margin(metric),
+            rate=metric in RATES,
         )
 
     def cmp_key(self, a: str, b: str, metric: str) -> str | None:
@@ -172,6 +175,7 @@ class Study:
                 self.compare("8 remedies", best, base, "accuracy")
                 self.compare("8 remedies", best, variants[self.reference], "accuracy")
         prose_severity.declare(self)
+        capacity.declare(self)
 
     def ablation_pairs(self) -> list[tuple[str, str]]:
         """(ablation run, its base run) for the study's ablations grid and its twins grid: each of
@@ -237,11 +241,12 @@ class Study:
         return self.target_mde.get(key)
 
     def verdict_label(self, c: statistics.Comparison) -> str:
-        """'different (higher)', 'equivalent' or 'inconclusive'; 'not tested' without a test."""
+        """'different (higher)', 'different, beyond the margin (lower)', 'different, within the
+        margin (higher)', 'equivalent' or 'inconclusive'; 'not tested' without a test."""
         if c.result["p"] is None:
             return "not tested"
-        if c.verdict == statistics.DIFFERENT:
-            return f"different ({'higher' if c.result['diff'] > 0 else 'lower'})"
+        if statistics.is_different(c.verdict):
+            return f"{c.verdict} ({'higher' if c.result['diff'] > 0 else 'lower'})"
         return c.verdict
 
     def holm_text(self, c: statistics.Comparison) -> str:
@@ -254,7 +259,9 @@ class Study:
         p, peq = _p_is(c.p_holm), _p_is(c.p_equiv_holm)
         margin = f"±{scale * c.margin:.{digits}f} {unit}" if c.margin is not None else None
         mde = f"{scale * c.mde:.{digits}f} {unit}" if c.mde is not None else "n/a"
-        if c.verdict == statistics.DIFFERENT:
+        if c.verdict == statistics.WITHIN:
+            return f"{self.verdict_label(c)} {margin}: Holm p {p}, TOST Holm p {peq}"
+        if statistics.is_different(c.verdict):
             return f"{self.verdict_label(c)}, Holm p {p}"
         if c.verdict == statistics.EQUIVALENT:
             return f"equivalent within {margin}, TOST Holm p {peq}"
@@ -302,10 +309,10 @@ class Study:
         if not comps:
             return "cannot be tested here", f"no benchmark of {a} and {b} (benchmark stage)"
         why = prose_answers.speed_words(prose_answers.speed_table(self), a, b)
-        faster = [c.verdict == statistics.DIFFERENT and c.result["diff"] < 0 for c in comps]
+        faster = [statistics.is_different(c.verdict) and c.result["diff"] < 0 for c in comps]
         slower_or_same = [
             c.verdict == statistics.EQUIVALENT
-            or (c.verdict == statistics.DIFFERENT and c.result["diff"] > 0)
+            or (statistics.is_different(c.verdict) and c.result["diff"] > 0)
             for c in comps
         ]
         if all(faster):
@@ -323,21 +330,28 @@ class Study:
     def remedy_candidates(self, base: str) -> dict[str, str]:
         return {v: r for v, r in self.remedies.get(base, {}).items() if v != self.reference}
 
+    def selection_seeds(self, base: str) -> set[int]:
+        """The seeds every remedy candidate of `base` has: the remedy is chosen on these alone,
+        so that seeds added to the chosen one later cannot change the choice."""
+        cands = [r for r in self.remedy_candidates(base).values() if r in self.groups]
+        if not cands:
+            return set()
+        seeds = [set(self.groups[r].by_seed(val_balanced_accuracy)) for r in cands]
+        return set.intersection(*seeds) or set.union(*seeds)
+
+    def selection_score(self, run: str, base: str) -> float | None:
+        """Mean validation balanced accuracy of `run` over its base's selection seeds."""
+        vals = self.groups[run].by_seed(val_balanced_accuracy)
+        mine = [vals[s] for s in self.selection_seeds(base) if s in vals]
+        return sum(mine) / len(mine) if mine else None
+
     def selected_remedy(self, base: str) -> str | None:
-        """The remedy with the highest mean validation balanced accuracy over the seeds every
-        candidate has (so that seeds added to the chosen one cannot change the choice)."""
+        """The remedy with the highest mean validation balanced accuracy over the selection
+        seeds (`selection_seeds`)."""
         cands = [r for r in self.remedy_candidates(base).values() if r in self.groups]
         if not cands:
             return None
-        seeds = [set(self.groups[r].by_seed(val_balanced_accuracy)) for r in cands]
-        shared = set.intersection(*seeds) or set.union(*seeds)
-
-        def score(run: str) -> float:
-            vals = self.groups[run].by_seed(val_balanced_accuracy)
-            mine = [vals[s] for s in shared if s in vals]
-            return sum(mine) / len(mine)
-
-        return max(cands, key=score)
+        return max(cands, key=lambda run: self.selection_score(run, base))
 
     def figure(self, name: str) -> Path:
         return self.root / FIGURES / f"{name}.png"
@@ -352,6 +366,7 @@ class Study:
         body: list[str] = []
         claims_md, claims_df = prose_models.section_claims(self)
         body += claims_md
+        body += capacity.section(self)
         body += prose_answers.section_primary(self)
         body += prose_answers.section_ablations(self)
         body += prose_answers.section_split_seeds(self)
@@ -383,13 +398,16 @@ class Study:
                     "p_holm": c.p_holm,
                     "family": c.family,
                     "verdict": c.verdict,
+                    "p_equivalence": c.equivalence.get("p"),
                     "p_equivalence_holm": c.p_equiv_holm,
                     "mde": c.mde,
                     "seeds": c.result["n"],
                 }
                 for k, c in self.family.items.items()
             },
-            "family_size": {f: self.family.size_of(f) for f in (PRIMARY, SECONDARY)},
+            "family_size": {
+                f: self.family.size_of(f) for f in (PRIMARY, SECONDARY, capacity.FAMILY)
+            },
             "claims": claims.counts(claims_df),
         }
         return "\n".join(head + body) + "\n", summary
@@ -402,6 +420,7 @@ def _p_is(p: float | None) -> str:
 
 
 def aggregate(params: dict, root: Path = Path(".")) -> None:
+    capacity.check(params)  # before reading any run: a declaration that misses a seed stops here
     study = Study(params, root)
     text_md, summary = study.build()
     flat_metrics.write([r for g in study.groups.values() for r in g.runs], study, root)

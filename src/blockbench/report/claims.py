@@ -35,9 +35,11 @@ ORIGINAL = {
 ORIGINAL_MINORITY_RECALL = 0.0  # "precision, recall and F1 are 0 for classes 0, 4 and 7"
 ORIGINAL_MACRO_F1 = 58.4  # % (0.584)
 ORIGINAL_TRAIN_LOSS, ORIGINAL_VAL_LOSS = 2.02, 2.28  # the plateau "from epoch 10 on"
+TWIN_MAX_WIDTH_PP = 5.0  # a wider prediction interval holds almost any number: not a test
 TWIN_RULE = (
-    "the original's number inside the twin's 95% prediction interval for one run (all twin seeds "
-    "equal: the exact interval of their pooled counts)"
+    "the original's number inside the twin's 95% prediction interval for one run (logit scale; "
+    "all twin seeds equal: the exact interval of their pooled counts); not testable where that "
+    f"interval is wider than {TWIN_MAX_WIDTH_PP:g} pp"
 )
 ZERO_RECALL = 0.05  # a mean minority recall below this counts as "0" (cannot identify them)
 CONVERGED = 0.5  # a last-epoch train accuracy below this counts as "did not converge"
@@ -101,19 +103,30 @@ def _row(
         row[f"{label} seeds"] = g.n if g else 0
     pi = None
     if twin is not None and twin.n >= 2:
-        pi = statistics.prediction_interval(twin.values(get))
-        if scale != "num":
+        if scale == "num":
+            pi = statistics.prediction_interval(twin.values(get))
+        else:  # a rate: on the logit scale, inside (0, 1) by construction
+            pi = statistics.rate_prediction_interval(twin.values(get))
             if pi[1] - pi[0] == 0:
                 d = twin.interval(get)
                 pi = (d["lo"], d["hi"])
-            pi = (max(0.0, pi[0]), min(1.0, pi[1]))
     if pi is not None:
         pi = (conv(pi[0]), conv(pi[1])) if scale == "num" else outward(pi[0], pi[1], scale)
     row["twin 95% PI from"] = None if pi is None else pi[0]
     row["twin 95% PI to"] = None if pi is None else pi[1]
     row["twin 95% PI width"] = None if pi is None else round(pi[1] - pi[0], 4)
     inside = None if pi is None or original is None else pi[0] <= original <= pi[1]
-    row["reproduced by the twin"] = "n/a" if inside is None else "yes" if inside else "no"
+    width = None if pi is None else pi[1] - pi[0]
+    too_wide = scale == "pct" and width is not None and width > TWIN_MAX_WIDTH_PP
+    row["reproduced by the twin"] = (
+        "n/a"
+        if inside is None
+        else f"not testable (width {width:.1f} pp)"
+        if too_wide
+        else "yes"
+        if inside
+        else "no"
+    )
     row["rule (twin)"] = "" if inside is None else TWIN_RULE
     row["holds in a correct pipeline"], row["because"] = verdict, because
     row["twin against twin"] = twin_verdict
@@ -135,7 +148,7 @@ def build(study) -> pd.DataFrame:
         if c.result["p"] is None:
             return "cannot be tested here", "fewer than 2 shared seeds"
         says = study.verdict_words(c)
-        return claim_verdict(c.verdict, c.result["diff"], want), says
+        return claim_verdict(c.verdict, c.result["diff"], want, c.margin is not None), says
 
     def twin_verdict(run: str, base_run: str, want: str) -> str:
         """The same claim, twin against twin: '<answer>: <the comparison in words>'."""
@@ -352,7 +365,7 @@ def build(study) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def claim_verdict(verdict: str, diff: float, want: str) -> str:
+def claim_verdict(verdict: str, diff: float, want: str, has_margin: bool = True) -> str:
     """holds / does not hold / inconclusive for a claim of the form `want` from a comparison's
     verdict and the sign of its difference: 'equal' holds when equivalent within the margin and
     fails when different; 'not higher' holds when equivalent or lower and fails when higher;
@@ -361,10 +374,14 @@ def claim_verdict(verdict: str, diff: float, want: str) -> str:
     inconclusive comparison answers nothing."""
     if verdict == statistics.INCONCLUSIVE:
         return "inconclusive"
-    up = verdict == statistics.DIFFERENT and diff > 0
-    down = verdict == statistics.DIFFERENT and diff < 0
+    up = statistics.is_different(verdict) and diff > 0
+    down = statistics.is_different(verdict) and diff < 0
     if want == "equal":
-        return "holds" if verdict == statistics.EQUIVALENT else "does not hold"
+        # sameness holds within the margin (a difference inside it included) and fails only
+        # where the difference is shown to exceed the margin (or, without a margin, to exist)
+        if statistics.is_same(verdict):
+            return "holds"
+        return "does not hold" if verdict == statistics.BEYOND or not has_margin else "inconclusive"
     if want == "not higher":
         return "does not hold" if up else "holds"
     # 'higher' / 'lower': a gain inside the margin is neither shown nor excluded by equivalence

@@ -78,7 +78,7 @@ def headline(study) -> dict:
             continue
         name = headline_id(study, c.a, c.b, c.metric) or key
         code = None
-        if c.verdict == statistics.DIFFERENT:
+        if statistics.is_different(c.verdict):
             code = 1 if c.result["diff"] > 0 else -1
         elif c.verdict == statistics.EQUIVALENT:
             code = 0

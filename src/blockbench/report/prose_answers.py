@@ -13,7 +13,7 @@ from scipy import stats as sps
 
 from .. import paths
 from ..storage import read_json
-from . import claims
+from . import claims, statistics
 from .runs import accuracy, minority_recall
 from .tables import link_to, num, p_value, pct, seeds_text, summary_columns, text
 
@@ -89,8 +89,10 @@ def speed_table(study) -> pd.DataFrame:
                 "a speed-up": num(math.exp(-r["diff"]), 3),
                 "a speed-up lo": num(math.exp(-r["hi"]), 3),
                 "a speed-up hi": num(math.exp(-r["lo"]), 3),
-                "verdict": {"different (lower)": "faster", "different (higher)": "slower"}.get(
-                    study.verdict_label(c), study.verdict_label(c)
+                "verdict": (
+                    ("faster" if r["diff"] < 0 else "slower")
+                    if statistics.is_different(c.verdict)
+                    else c.verdict
                 ),
                 "p (Holm)": p_value(c.p_holm),
                 "MACs b / a": num(bb["macs_per_image"] / ba["macs_per_image"], 2),
@@ -410,7 +412,8 @@ def headline(study, claims_df: pd.DataFrame) -> list[str]:
         + ", ".join(f"{n} {v}" for v, n in counts.items())
         + f"; its number is reproduced by its faithful twin (softmax into the loss, last epoch: "
         f"inside the twin's 95% prediction interval) in {int((rep == 'yes').sum())} of "
-        f"{int((rep != 'n/a').sum())} rows (table below).",
+        f"{int(rep.isin(['yes', 'no']).sum())} rows where it can be tested (a prediction "
+        f"interval at most {claims.TWIN_MAX_WIDTH_PP:g} pp wide; table below).",
         f"{len(lines) - 2}. Statistics: the training seed is the replicate; paired t-tests and "
         f"TOST, Holm–Bonferroni within each family ({study.family.size_of('primary')} primary "
         f"comparisons, declared in advance; {study.family.size_of('secondary')} secondary); "

@@ -104,7 +104,7 @@ def section_claims(study) -> tuple[list[str], pd.DataFrame]:
             },
         )
         inside = df[df["reproduced by the twin"] == "yes"]
-        tested = df[df["reproduced by the twin"] != "n/a"]
+        tested = df[df["reproduced by the twin"].isin(["yes", "no"])]
         lines += [
             "Every configuration the original reported, in both pipelines:",
             "",

@@ -18,7 +18,9 @@
   (1 - 2α) that must lie inside the margin.
 - `mde` and `seeds_needed`: the power analysis of a paired t-test (statsmodels): the smallest
   difference found with the given power at a level, and the seeds a target difference needs.
-- `verdict`: different (with direction), equivalent within the margin, or inconclusive.
+- `verdict`: everything the difference test and the TOST say together: different beyond the
+  margin, different within the margin, different (size undecided), equivalent, inconclusive.
+- `tost_power`, `tost_seeds_needed`: the power of the paired TOST and the seeds it needs.
 """
 
 from __future__ import annotations
@@ -35,6 +37,19 @@ from statsmodels.stats.weightstats import ttost_paired
 LEVEL = 0.95
 MAX_SEEDS = 100_000  # seeds_needed answers None past this: no study trains more
 DIFFERENT, EQUIVALENT, INCONCLUSIVE = "different", "equivalent", "inconclusive"
+# the two outcomes a margin adds to "different": the difference is shown to exceed the margin
+# (the simultaneous interval lies beyond it), or it is different and equivalent at once
+BEYOND, WITHIN = "different, beyond the margin", "different, within the margin"
+
+
+def is_different(verdict: str) -> bool:
+    """The difference test rejected (whatever the margin says)."""
+    return verdict in (DIFFERENT, BEYOND, WITHIN)
+
+
+def is_same(verdict: str) -> bool:
+    """The TOST rejected: the difference lies within the margin."""
+    return verdict in (EQUIVALENT, WITHIN)
 
 
 def describe(values) -> dict:
@@ -50,11 +65,13 @@ def describe(values) -> dict:
 
 
 def bounded(values, lo: float, hi: float, pooled: tuple[int, int] | None = None) -> dict:
-    """`describe`, with the interval kept inside [lo, hi]: the t-interval intersected with the
-    range (a true mean lies inside it, so the coverage is unchanged); where every value is the
-    same (sd 0: a zero-width t-interval) or there is one value (no t-interval), the exact
-    Clopper-Pearson interval of `pooled` (successes, trials over all seeds), scaled to [lo, hi]
-    -- an interval of the test-set rate only: one seed says nothing of the training noise."""
+    """`describe`, with a 95% interval that stays inside (lo, hi) by its construction, not by
+    clipping: the t-interval of the mean built on the logit scale of the mean's position u in the
+    range (delta method: standard error se / ((hi - lo) u (1 - u)) around logit u, t quantile
+    with n - 1 df), then transformed back. Far from the ends it is the t-interval; near one it
+    bends, as a rate's interval must. Where every value is the same (sd 0) or there is one value,
+    the exact Clopper-Pearson interval of `pooled` (successes, trials over all seeds), scaled to
+    [lo, hi] -- an interval of the test-set rate only: one seed says nothing of training noise."""
     d = describe(values)
     if (d["sd"] is None or d["sd"] == 0) and pooled is not None:
         k, n = pooled
@@ -62,7 +79,45 @@ def bounded(values, lo: float, hi: float, pooled: tuple[int, int] | None = None)
         return {**d, "lo": lo + (hi - lo) * ci.low, "hi": lo + (hi - lo) * ci.high}
     if d["sd"] is None:
         return d
-    return {**d, "lo": max(lo, d["lo"]), "hi": min(hi, d["hi"])}
+    if d["sd"] == 0:
+        return {**d, "lo": d["mean"], "hi": d["mean"]}
+    if not lo < d["mean"] < hi:  # the mean on an end of the range: no logit; resample the seeds
+        return {**d, **_bootstrap_interval(values)}
+    return {**d, **_logit_interval(d["mean"], d["sd"], d["n"], lo, hi)}
+
+
+def _bootstrap_interval(values, resamples: int = 10_000) -> dict:
+    """The 95% percentile bootstrap interval of the mean over seeds (seeded: the same numbers
+    every build); it stays within the values' own range."""
+    res = sps.bootstrap(
+        (np.asarray(values, dtype=float),),
+        np.mean,
+        n_resamples=resamples,
+        confidence_level=LEVEL,
+        method="percentile",
+        rng=np.random.default_rng(0),
+    )
+    return {"lo": float(res.confidence_interval.low), "hi": float(res.confidence_interval.high)}
+
+
+def _logit_interval(mean: float, sd: float, n: int, lo: float, hi: float) -> dict:
+    """The delta-method t-interval of a mean on the logit scale of the range [lo, hi]."""
+    u = (mean - lo) / (hi - lo)
+    t = float(sps.t.ppf((1 + LEVEL) / 2, n - 1))
+    se_logit = sd / math.sqrt(n) / ((hi - lo) * u * (1 - u))
+    centre = math.log(u / (1 - u))
+    ends = [1 / (1 + math.exp(-(centre + k * t * se_logit))) for k in (-1, 1)]
+    return {"lo": lo + (hi - lo) * ends[0], "hi": lo + (hi - lo) * ends[1]}
+
+
+def bounded_gain(a: dict[int, float], b: dict[int, float]) -> dict:
+    """`paired` a - b of a rate in [0, 1] with its interval inside what a gain can be: from -b's
+    mean (a falls to 0) to 1 - b's mean (a reaches 1), by `bounded` on that range."""
+    r = paired(a, b)
+    if r["n"] < 2 or r["mean_b"] is None:
+        return r
+    d = bounded(r["differences"], -r["mean_b"], 1.0 - r["mean_b"])
+    return {**r, "lo": d["lo"], "hi": d["hi"]}
 
 
 def prediction_interval(values) -> tuple[float, float] | None:
@@ -73,6 +128,17 @@ def prediction_interval(values) -> tuple[float, float] | None:
         return None
     half = float(sps.t.ppf((1 + LEVEL) / 2, n - 1)) * v.std(ddof=1) * math.sqrt(1 + 1 / n)
     return float(v.mean() - half), float(v.mean() + half)
+
+
+def rate_prediction_interval(values, eps: float = 1e-4) -> tuple[float, float] | None:
+    """`prediction_interval` of a rate in [0, 1], built on the logit scale of the values (each
+    kept eps from the ends, where a logit is infinite) and transformed back: it stays inside
+    (0, 1) by construction. None under 2 values; identical values give a zero-width interval."""
+    v = np.clip(np.asarray(values, dtype=float), eps, 1 - eps)
+    pi = prediction_interval(np.log(v / (1 - v)))
+    if pi is None:
+        return None
+    return float(1 / (1 + math.exp(-pi[0]))), float(1 / (1 + math.exp(-pi[1])))
 
 
 def paired(a: dict[int, float], b: dict[int, float]) -> dict:
@@ -209,15 +275,40 @@ def _power(effect: float, n: int, alpha: float) -> float:
     return float(sps.nct.sf(crit, df, nc) + sps.nct.sf(crit, df, -nc))
 
 
-def verdict(kind: str, p_diff: float | None, p_equiv: float | None, alpha: float) -> str:
-    """Different, equivalent or inconclusive from the two Holm-adjusted p values. Where both tests
-    pass (a real difference smaller than the margin), the declared kind decides: an equivalence
-    hypothesis is answered "equivalent", a difference hypothesis "different"."""
+def verdict(
+    p_diff: float | None,
+    p_equiv: float | None,
+    alpha: float,
+    margin: float | None = None,
+    simultaneous: tuple[float, float] | None = None,
+) -> str:
+    """Everything the two Holm-adjusted tests say, whatever kind was declared:
+    - both reject: "different, within the margin" (a real difference smaller than the margin);
+    - only the difference test: "different, beyond the margin" where the simultaneous interval
+      lies wholly outside ±margin, else "different" (its size against the margin undecided);
+    - only the TOST: "equivalent"; neither: "inconclusive"."""
     diff = p_diff is not None and p_diff < alpha
     equiv = p_equiv is not None and p_equiv < alpha
     if diff and equiv:
-        return EQUIVALENT if kind == "equivalence" else DIFFERENT
-    return DIFFERENT if diff else EQUIVALENT if equiv else INCONCLUSIVE
+        return WITHIN
+    if diff:
+        if margin is not None and simultaneous is not None:
+            lo, hi = simultaneous
+            if lo > margin or hi < -margin:
+                return BEYOND
+        return DIFFERENT
+    return EQUIVALENT if equiv else INCONCLUSIVE
+
+
+def simultaneous_interval(differences, m: int, alpha: float) -> tuple[float, float] | None:
+    """The Bonferroni-simultaneous interval (level 1 - alpha / m) of a mean paired difference:
+    valid together for all m tests of a family (Holm's own compatible intervals are not simple;
+    Bonferroni's contain them)."""
+    d = np.asarray(differences, dtype=float)
+    if len(d) < 2 or m < 1:
+        return None
+    half = float(sps.t.ppf(1 - alpha / (2 * m), len(d) - 1)) * d.std(ddof=1) / math.sqrt(len(d))
+    return float(d.mean() - half), float(d.mean() + half)
 
 
 def holm(pvalues: list[float | None]) -> list[float | None]:
@@ -266,6 +357,7 @@ class Comparison:
     verdict: str = INCONCLUSIVE
     threshold: float | None = None  # the first Holm threshold of its family: alpha / m
     mde: float | None = None  # minimum detectable effect at `threshold` with the family's power
+    simultaneous: tuple[float, float] | None = None  # Bonferroni interval over the family's tests
 
 
 class Family:
@@ -290,14 +382,16 @@ class Family:
         family: str = "secondary",
         kind: str = "difference",
         margin: float | None = None,
+        rate: bool = False,
     ) -> str:
         """Declare a - b on `metric` ({seed: value} each); returns its key (idempotent: the first
-        declaration of a key decides its family)."""
+        declaration of a key decides its family). For a rate in [0, 1] (`rate`), the difference's
+        interval stays inside what it can be (`bounded_gain`); the test is the same."""
         if self.finished:
             raise RuntimeError("the family is closed: declare every comparison before finish()")
         key = f"{a} vs {b}: {metric}"
         if key not in self.items:
-            r = paired(values_a, values_b)
+            r = bounded_gain(values_a, values_b) if rate else paired(values_a, values_b)
             c = Comparison(key, question, a, b, metric, r, family, kind, margin)
             c.equivalence = tost(r.get("differences", []), margin)
             self.items[key] = c
@@ -306,17 +400,31 @@ class Family:
     def members(self, family: str) -> list[Comparison]:
         return [c for c in self.items.values() if c.family == family]
 
+    def tests_in(self, family: str) -> int:
+        """The tests Holm corrects together in a family: each comparison's difference test and,
+        where it has a margin, its TOST."""
+        comps = self.members(family)
+        return sum(c.result["p"] is not None for c in comps) + sum(
+            c.equivalence.get("p") is not None for c in comps
+        )
+
     def finish(self) -> None:
+        """One Holm-Bonferroni per family over all its tests, difference tests and TOSTs
+        together (they are different hypotheses about the same data: correcting them apart
+        would let a family make up to twice its error rate)."""
         for name in dict.fromkeys(c.family for c in self.items.values()):
             comps = self.members(name)
-            adjusted = holm([c.result["p"] for c in comps])
-            adjusted_eq = holm([c.equivalence["p"] for c in comps])
-            m = sum(c.result["p"] is not None for c in comps)
-            for c, p, p_eq in zip(comps, adjusted, adjusted_eq):
+            k = len(comps)
+            adjusted = holm([c.result["p"] for c in comps] + [c.equivalence["p"] for c in comps])
+            m = self.tests_in(name)
+            for c, p, p_eq in zip(comps, adjusted[:k], adjusted[k:]):
                 c.p_holm, c.p_equiv_holm = p, p_eq
                 c.significant = p is not None and p < self.alpha
-                c.verdict = verdict(c.kind, p, p_eq, self.alpha)
                 c.threshold = self.alpha / m if m else None
+                c.simultaneous = simultaneous_interval(
+                    c.result.get("differences", []), m, self.alpha
+                )
+                c.verdict = verdict(p, p_eq, self.alpha, c.margin, c.simultaneous)
                 if c.threshold is not None:
                     c.mde = mde(c.result.get("sd"), c.result["n"], c.threshold, self.power)
         self.finished = True
