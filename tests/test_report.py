@@ -522,6 +522,7 @@ def test_claims_table_answers_two_questions(built):
         "cannot be tested here",
         "cannot be confirmed: no measurable difference",
         "explained by softmax into the loss",
+        "consistent with softmax into the loss",
     }
     first = claims[(claims["#"] == 1) & (claims["configuration"] == "a")].iloc[0]
     assert first["original"] == 69.29 and first["twin seeds"] == 3
@@ -534,7 +535,9 @@ def test_claims_table_answers_two_questions(built):
     assert zero["reproduced by the twin"] == "yes" and "prediction interval" in zero["rule (twin)"]
     assert 0 < zero["twin 95% PI width"]  # every twin seed 0: the exact interval, not zero width
     loss = claims[claims["metric"] == "train loss, last epoch"].iloc[0]
-    assert loss["holds in a correct pipeline"] == "explained by softmax into the loss"
+    # the twin plateaus above softmax's floor (1.6) but not at the original's 2.02: consistent
+    assert loss["reproduced by the twin"] == "no"
+    assert loss["holds in a correct pipeline"] == "consistent with softmax into the loss"
     twins = pd.read_csv(root / report.TABLES / "twins.csv")
     assert list(twins["twin"]) == ["a_twin", "b_twin", "a_bs_twin", "b_bs_twin"]
     assert report.claims.softmax_ce_floor() == pytest.approx(math.log(1 + 9 / math.e))
@@ -590,7 +593,7 @@ def test_the_claims_are_the_originals_and_their_answers_follow_the_fabricated_ru
     batch, ratio = "batch 3000 is slightly better", "train/test 2.0 is slightly better"
     lr = "at lr 0.1 MobileNet cannot converge, plain can"
     acc, rec = "test accuracy %", "minority classes' mean recall"
-    explained = "explained by softmax into the loss"
+    explained = "consistent with softmax into the loss"  # the twin's 1.6 / 1.7 miss 2.02 / 2.28
     assert got == [
         # a (95% of majority images right) and b (80%) differ by 14 points: not the same
         (1, same, "a", acc, 69.29, "does not hold"),

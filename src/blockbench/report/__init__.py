@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import paths
+from ..errors import ParamsError
 from ..params import remedy_table, twin_table
 from ..storage import write_json, write_text
 from . import (
@@ -176,6 +177,7 @@ class Study:
                 self.compare("8 remedies", best, variants[self.reference], "accuracy")
         prose_severity.declare(self)
         capacity.declare(self)
+        prose_answers.declare_softmax_by_split(self)
 
     def ablation_pairs(self) -> list[tuple[str, str]]:
         """(ablation run, its base run) for the study's ablations grid and its twins grid: each of
@@ -421,6 +423,12 @@ def _p_is(p: float | None) -> str:
 
 def aggregate(params: dict, root: Path = Path(".")) -> None:
     capacity.check(params)  # before reading any run: a declaration that misses a seed stops here
+    by_split = params["study"].get("ablations_by_split")
+    if by_split and by_split not in (params.get("grids") or {}):
+        raise ParamsError(
+            f"study.ablations_by_split: {by_split!r} is not a grid; "
+            f"known grids: {', '.join(params.get('grids') or {}) or '(none)'}"
+        )
     study = Study(params, root)
     text_md, summary = study.build()
     flat_metrics.write([r for g in study.groups.values() for r in g.runs], study, root)

@@ -35,6 +35,8 @@ ORIGINAL = {
 ORIGINAL_MINORITY_RECALL = 0.0  # "precision, recall and F1 are 0 for classes 0, 4 and 7"
 ORIGINAL_MACRO_F1 = 58.4  # % (0.584)
 ORIGINAL_TRAIN_LOSS, ORIGINAL_VAL_LOSS = 2.02, 2.28  # the plateau "from epoch 10 on"
+EXPLAINED = "explained by softmax into the loss"
+CONSISTENT = "consistent with softmax into the loss"  # the twin does not reproduce the number
 TWIN_MAX_WIDTH_PP = 5.0  # a wider prediction interval holds almost any number: not a test
 TWIN_RULE = (
     "the original's number inside the twin's 95% prediction interval for one run (logit scale; "
@@ -292,21 +294,24 @@ def build(study) -> pd.DataFrame:
             f"(uniform output: log 10 = {uniform_loss():.3f}); the twin ends at "
             f"{'n/a' if twin_loss is None else f'{twin_loss:.3f}'}, ours at {ours_loss:.3f}"
         )
-        rows.append(
-            _row(
-                3,
-                "the loss plateaus (train 2.02, validation 2.28)",
-                a,
-                metric,
-                orig_loss,
-                ga,
-                gt,
-                last(col),
-                "num",
-                "explained by softmax into the loss" if explained else "does not hold here",
-                why,
-            )
+        row = _row(
+            3,
+            "the loss plateaus (train 2.02, validation 2.28)",
+            a,
+            metric,
+            orig_loss,
+            ga,
+            gt,
+            last(col),
+            "num",
+            EXPLAINED if explained else "does not hold here",
+            why,
         )
+        if explained and row["reproduced by the twin"] != "yes":
+            # the twin plateaus above the floor, but not at the original's number: the
+            # mechanism fits, the number is not reproduced
+            row["holds in a correct pipeline"] = CONSISTENT
+        rows.append(row)
     # 4.-6. batch size, learning rate, ratio
     sweeps = s["sweeps"]
     for key, claim, want in (
@@ -395,7 +400,7 @@ def counts(df: pd.DataFrame) -> dict[str, int]:
     out: dict[str, int] = {}
     for _, rows in df.groupby("#"):
         verdicts = set(rows["holds in a correct pipeline"])
-        if verdicts <= {"holds", "explained by softmax into the loss"}:
+        if verdicts <= {"holds", EXPLAINED, CONSISTENT}:
             key = "holds"
         elif "cannot be tested here" in verdicts and len(verdicts) == 1:
             key = "cannot be tested here"

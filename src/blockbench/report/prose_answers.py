@@ -199,7 +199,119 @@ def section_ablations(study) -> list[str]:
         f"- The collapse comes from: **{why or 'no single change (nothing collapses)'}**.",
         "",
     ]
-    return lines
+    return lines + section_softmax_by_split(study)
+
+
+# ---------------------------------------------------------------- does the collapse need imbalance
+SAME_EXCEPT = ("loss_input", "seed", "replicate_seeds")
+
+
+def logits_counterpart(study, run: str) -> str | None:
+    """The configuration identical to `run` but for softmax into the loss: logits, the same
+    split, blocks, remedy and settings (the first such group in params order)."""
+    cfg = study.groups[run].cfg
+    want = {k: v for k, v in cfg.items() if k not in SAME_EXCEPT}
+    for name, g in study.groups.items():
+        if name == run or g.cfg.get("loss_input") != "logits":
+            continue
+        if {k: v for k, v in g.cfg.items() if k not in SAME_EXCEPT} == want:
+            return name
+    return None
+
+
+def split_ablation_pairs(study) -> list[tuple[str, str]]:
+    """(softmax run, its logits counterpart) for `study.ablations_by_split`'s grid, and the
+    study's own softmax ablation on the study's split (`study.ablations`'s softmax variants)."""
+    pairs = []
+    for key in ("ablations", "ablations_by_split"):
+        grid = (study.params.get("grids") or {}).get(study.study.get(key) or "")
+        if not grid:
+            continue
+        for base in grid["runs"]:
+            for variant, over in grid["variants"].items():
+                run = f"{base}_{variant}"
+                if run not in study.groups or (over or {}).get("loss_input") != "softmax":
+                    continue
+                if (over or {}).get("select", "best_val") != "best_val":
+                    continue
+                other = logits_counterpart(study, run)
+                if other is not None:
+                    pairs.append((run, other))
+    return pairs
+
+
+def declare_softmax_by_split(study) -> None:
+    for run, other in split_ablation_pairs(study):
+        for metric in ("minority recall", "accuracy"):
+            study.compare("ablation by split", run, other, metric)
+
+
+def softmax_by_split_table(study) -> pd.DataFrame:
+    rows = []
+    for run, other in split_ablation_pairs(study):
+        g, o = study.groups[run], study.groups[other]
+        mr = g.interval(minority_recall)
+        c = study.family[study.cmp_key(run, other, "minority recall")]
+        keep = g.first.split["config"]["keep_fraction"] if g.first.split else None
+        rows.append(
+            {
+                "blocks": g.blocks,
+                "split (keep fraction)": f"{g.cfg['split']} ({keep:g})" if keep else g.cfg["split"],
+                "softmax run": run,
+                **summary_columns("minority recall, softmax", g, minority_recall, "rate"),
+                **summary_columns("minority recall, logits", o, minority_recall, "rate"),
+                "seeds": c.result["n"],
+                "collapsed": "yes"
+                if mr["hi"] is not None and mr["hi"] < claims.ZERO_RECALL
+                else "no",
+                "softmax − logits": study.verdict_label(c),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def needs_imbalance(df: pd.DataFrame) -> str | None:
+    """'needs the imbalance' where softmax into the loss collapses on the most imbalanced split
+    and not on the balanced one (for every architecture), 'does not need it' where it collapses
+    on the balanced split too, None where neither."""
+    answers = set()
+    for _, rows in df.groupby("blocks", sort=False):
+        keep = rows["split (keep fraction)"].str.extract(r"\(([0-9.e-]+)\)")[0].astype(float)
+        if keep.isna().any() or len(rows) < 2:
+            continue
+        lowest, highest = rows.loc[keep.idxmin()], rows.loc[keep.idxmax()]
+        if highest["collapsed"] == "yes":
+            answers.add("does not need the imbalance: it collapses on balanced data too")
+        elif lowest["collapsed"] == "yes":
+            answers.add("needs the imbalance: it does not collapse on balanced data")
+    return answers.pop() if len(answers) == 1 else None
+
+
+def section_softmax_by_split(study) -> list[str]:
+    df = softmax_by_split_table(study)
+    if not len(df) or df["split (keep fraction)"].nunique() < 2:
+        return []
+    answer = needs_imbalance(df)
+    lines = [
+        "### Does the collapse need the imbalance?",
+        "",
+        "Softmax into the loss alone (best-validation model), on splits from the study's "
+        "imbalance to balanced data, each against the same configuration with logits on its "
+        "split (minority recall, mean over seeds with its 95% interval):",
+        "",
+        study.tables(df, "softmax_by_split"),
+    ]
+    for _, r in df.iterrows():
+        lines.append(
+            f"- {r['blocks']} on {r['split (keep fraction)']}: softmax "
+            f"{text(r['minority recall, softmax'], 3)} [{text(r['minority recall, softmax lo'], 3)}"
+            f", {text(r['minority recall, softmax hi'], 3)}] against logits "
+            f"{text(r['minority recall, logits'], 3)} over {r['seeds']} seeds: "
+            f"{r['softmax − logits']}; collapsed: {r['collapsed']}."
+        )
+    if answer:
+        lines.append(f"- Softmax into the loss {answer}.")
+    return lines + [""]
 
 
 # ------------------------------------------------------------------------------------ data variance
