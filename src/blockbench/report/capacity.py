@@ -280,6 +280,46 @@ def section(study) -> list[str]:
     return lines + [""]
 
 
+PAIR_WORDS = {
+    "macs": "at {b}'s MACs",
+    "train_step_seconds": "at {b}'s training-step time",
+    "parameters": "at {b}'s parameters",
+}
+
+
+def headline(study) -> str | None:
+    """The equal-cost answer for the headline: per pair and metric the difference, its
+    simultaneous interval and the verdict, from the capacity_pairs table's numbers."""
+    s = spec(study)
+    if not s or not study.family.members(FAMILY):
+        return None
+    df = pair_rows(study)
+    parts = []
+    for pair, p in s["pairs"].items():
+        rows = df[df["pair"] == f"{pair}: {p['a']} − {p['b']}"]
+        if not len(rows):
+            continue
+        where = PAIR_WORDS[p["matched"]].format(b=p["b"])
+        said = "; ".join(
+            f"{r['metric']} {text(r['a − b (pp)'], 2)} pp [{text(r['a − b (pp) lo'], 2)}, "
+            f"{text(r['a − b (pp) hi'], 2)}] ({r['verdict']})"
+            for _, r in rows.iterrows()
+        )
+        parts.append(f"{where}, {p['a']} − {p['b']}: {said}")
+    n = int(df["seeds"].min()) if len(df) else 0
+    interim = (
+        f" — interim: {n} of the {len(s['seeds'])} declared seeds trained so far"
+        if n < len(s["seeds"])
+        else ""
+    )
+    return (
+        f"**At equal cost** (pre-registered in `{s.get('declared_in')}`, margins ±"
+        f"{s['metrics']['accuracy']['margin']:g} pp accuracy and ±"
+        f"{s['metrics']['minority_recall']['margin']:g} pp minority recall; "
+        f"Bonferroni-simultaneous 95% intervals{interim}): " + "; ".join(parts) + "."
+    )
+
+
 def answer(study, r) -> str:
     """One sentence per row, every number from the row."""
     lo, hi = r["a − b (pp) lo"], r["a − b (pp) hi"]

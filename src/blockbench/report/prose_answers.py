@@ -13,9 +13,11 @@ from scipy import stats as sps
 
 from .. import paths
 from ..storage import read_json
-from . import claims, statistics
+from . import capacity, claims, statistics
 from .runs import accuracy, minority_recall
 from .tables import link_to, num, p_value, pct, seeds_text, summary_columns, text
+
+METRIC_GETTERS = {"accuracy": accuracy, "minority recall": minority_recall}
 
 SPEED_METRICS = {  # comparison metric -> benchmark JSON key
     "training step time": "train_step_seconds",
@@ -413,7 +415,101 @@ def section_primary(study) -> list[str]:
         study.tables(df, "primary"),
         f"- {ok} of {len(seen)} primary comparisons with a target can see it (MDE ≤ target).",
         "",
+    ] + _fresh_lines(study)
+
+
+def _fresh_lines(study) -> list[str]:
+    df = fresh_table(study)
+    if not len(df):
+        return []
+    spec = study.study["primary_fresh"]
+    return [
+        "### The primary comparisons on fresh seeds",
+        "",
+        f"The same comparisons on the seeds trained after the commit `{spec['declared_in']}` that "
+        "declared them (each comparison: the seeds fresh for both runs; its own Holm over all its "
+        "tests). The remedies were chosen on seeds 0–2 (selection seeds), which are not fresh.",
+        "",
+        study.tables(df, "primary_fresh"),
+        f"- {fresh_words(df)}.",
+        "",
     ]
+
+
+# ------------------------------------------------------------------------------------ fresh seeds
+def fresh_family(study) -> statistics.Family | None:
+    """The primary comparisons again, on the seeds trained after the family was declared
+    (`study.primary_fresh`: per run its first fresh seed; a comparison keeps the seeds fresh for
+    both runs), with its own Holm over all its tests."""
+    spec = study.study.get("primary_fresh")
+    if not spec:
+        return None
+    first = spec["first_seed"]
+    fam = statistics.Family(study.alpha, study.family.power)
+    for c in study.family.members("primary"):
+        if c.a not in first or c.b not in first or c.a not in study.groups:
+            continue
+        get = METRIC_GETTERS[c.metric]
+        start = max(first[c.a], first[c.b])
+        va = {s: v for s, v in study.groups[c.a].by_seed(get).items() if s >= start}
+        vb = {s: v for s, v in study.groups[c.b].by_seed(get).items() if s >= start}
+        fam.add(c.question, c.a, c.b, c.metric, va, vb, "primary", c.kind, c.margin, rate=True)
+    fam.finish()
+    return fam
+
+
+def fresh_table(study) -> pd.DataFrame:
+    """Per primary comparison with seeds: all seeds beside fresh seeds only (≤ 8 columns)."""
+    fam = fresh_family(study)
+    if fam is None:
+        return pd.DataFrame()
+    rows = []
+    for key, f in fam.items.items():
+        c = study.family[key]
+        rows.append(
+            {
+                "comparison": f"{c.a} − {c.b}",
+                "metric": c.metric,
+                "all seeds (pp)": _diff_cell(c),
+                "verdict, all seeds": study.verdict_label(c),
+                "fresh seeds": _seed_range(f.result["seeds"]),
+                "fresh (pp)": _diff_cell(f),
+                "verdict, fresh seeds": study.verdict_label(f),
+                "changes": "yes" if study.verdict_label(f) != study.verdict_label(c) else "no",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _diff_cell(c) -> str:
+    r = c.result
+    if r["p"] is None:
+        return f"n/a ({seeds_text(r['n'])})"
+    return f"{100 * r['diff']:+.2f} [{100 * r['lo']:+.2f}, {100 * r['hi']:+.2f}] (n = {r['n']})"
+
+
+def _seed_range(seeds: list[int]) -> str:
+    if not seeds:
+        return "none"
+    s = sorted(seeds)
+    return f"{s[0]}–{s[-1]}" if s == list(range(s[0], s[-1] + 1)) else ", ".join(map(str, s))
+
+
+def fresh_words(df: pd.DataFrame) -> str | None:
+    """What holds on fresh seeds where a verdict changes ('' where none does)."""
+    if not len(df):
+        return None
+    changed = df[df["changes"] == "yes"]
+    if not len(changed):
+        return (
+            f"all {len(df)} primary verdicts are the same on the seeds trained after the family "
+            "was declared"
+        )
+    return f"{len(changed)} of {len(df)} primary verdicts change on fresh seeds: " + "; ".join(
+        f"{r['comparison']} {r['metric']}: {r['verdict, all seeds']} on all seeds, "
+        f"{r['verdict, fresh seeds']} on seeds {r['fresh seeds']} ({r['fresh (pp)']} pp)"
+        for _, r in changed.iterrows()
+    )
 
 
 def section_comparisons(study) -> list[str]:
@@ -478,6 +574,20 @@ def headline(study, claims_df: pd.DataFrame) -> list[str]:
             + (f"; the twin of {a}: {text(twin_acc, 2)}%" if twin_a else "")
             + ")."
         )
+    by_split = softmax_by_split_table(study)
+    control = needs_imbalance(by_split) if len(by_split) else None
+    if control:
+        balanced = by_split[by_split["split (keep fraction)"].str.endswith("(1)")]
+        first += f" Softmax into the loss **{control}**" + (
+            " (minority recall on balanced data: "
+            + ", ".join(
+                f"{r['blocks']} {text(r['minority recall, softmax'], 3)}"
+                for _, r in balanced.iterrows()
+            )
+            + ")."
+            if len(balanced)
+            else "."
+        )
     lines = [
         "# blockbench: MobileNet blocks vs plain convolution blocks on imbalanced data",
         "",
@@ -485,12 +595,17 @@ def headline(study, claims_df: pd.DataFrame) -> list[str]:
         "",
         first,
     ]
+    equal_cost = capacity.headline(study)
+    if equal_cost:
+        lines.append(f"{len(lines) - 3}. {equal_cost}")
     key = study.cmp_key(a, b, "accuracy")
     if key:
         c = study.family[key]
         r = c.result
         lines.append(
-            f"{len(lines) - 3}. **{a}** ({study.groups[a].blocks}, MobileNet blocks) reaches "
+            f"{len(lines) - 3}. The original's literal pair, of different sizes ({b} has "
+            f"{text(ratios['parameters b / a'], 2)}× the parameters): **{a}** "
+            f"({study.groups[a].blocks}, MobileNet blocks) reaches "
             f"{text(pct(r['mean_a']), 2)}% test accuracy and **{b}** ({study.groups[b].blocks}, "
             f"plain) {text(pct(r['mean_b']), 2)}% over the same {seeds_text(r['n'])} "
             f"({c.family} comparison): {study.holm_text(c)}."
@@ -526,10 +641,18 @@ def headline(study, claims_df: pd.DataFrame) -> list[str]:
         f"inside the twin's 95% prediction interval) in {int((rep == 'yes').sum())} of "
         f"{int(rep.isin(['yes', 'no']).sum())} rows where it can be tested (a prediction "
         f"interval at most {claims.TWIN_MAX_WIDTH_PP:g} pp wide; table below).",
-        f"{len(lines) - 2}. Statistics: the training seed is the replicate; paired t-tests and "
-        f"TOST, Holm–Bonferroni within each family ({study.family.size_of('primary')} primary "
-        f"comparisons, declared in advance; {study.family.size_of('secondary')} secondary); "
-        "each verdict is different, equivalent within its margin, or inconclusive.",
+    ]
+    fresh = fresh_words(fresh_table(study))
+    if fresh:
+        lines.append(f"{len(lines) - 3}. Fresh seeds: {fresh}.")
+    lines += [
+        f"{len(lines) - 3}. Statistics: the training seed is the replicate; "
+        "paired t-tests and TOST, one Holm–Bonferroni over all the tests of each family "
+        f"({study.family.size_of('primary')} primary comparisons and "
+        f"{study.family.size_of(capacity.FAMILY)} at equal cost, each declared in advance; "
+        f"{study.family.size_of('secondary')} secondary); a verdict says what both tests say: "
+        "different, beyond the margin where that is shown; different but within the margin; "
+        "equivalent; or inconclusive.",
         "",
         "<sub>Numbers from "
         + ", ".join(
@@ -537,7 +660,10 @@ def headline(study, claims_df: pd.DataFrame) -> list[str]:
             for n in [
                 "0_data",
                 "1_ratios",
+                "capacity_pairs",
                 "primary",
+                "primary_fresh",
+                "softmax_by_split",
                 "speed",
                 "ablations",
                 "claims",

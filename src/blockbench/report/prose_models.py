@@ -203,6 +203,24 @@ def section_architectures(study) -> list[str]:
         "against torch's flop counter by the tests):",
         "",
         study.tables(cost, "1_block_costs"),
+        *_time_at_equal_macs(study),
+    ]
+
+
+def _time_at_equal_macs(study) -> list[str]:
+    """The measured time ratio of the MAC-matched pairs (section 'Block type at equal cost'):
+    fewer MACs need not mean less time."""
+    from . import capacity
+
+    if not capacity.spec(study):
+        return []
+    df = capacity.match_table(study)
+    df = df[(df["matched on"] == capacity.COSTS["macs"]) & df["step time a / b"].notna()]
+    return [
+        f"- At equal MACs ({r['a']} vs {r['b']}: {r['MACs a / b']}× the MACs) a training step "
+        f"of {r['a']} takes {r['step time a / b']}× the time of {r['b']} (benchmark stage, "
+        "median of its repeats): depthwise convolutions move much memory per MAC."
+        for _, r in df.iterrows()
     ]
 
 
