@@ -226,3 +226,22 @@ def test_the_declaration_is_checked_against_the_runs():
     params["study"]["capacity"]["sweep"]["mobilenet"].remove(pair["a"])
     with pytest.raises(ParamsError, match="is not in study.capacity.sweep.mobilenet"):
         capacity.check(params)
+
+
+def test_the_primary_familys_fresh_seeds_are_those_its_declaring_commit_added():
+    """study.primary_fresh.first_seed: per run, one past the largest seed the parent of the
+    declaring commit had (the seeds trained before the family was declared)."""
+    try:
+        _git("rev-parse", "--git-dir")
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        pytest.skip("not a git checkout")
+    import yaml
+
+    spec = bbp.load(ROOT / "params.yaml")["study"]["primary_fresh"]
+    try:
+        before = yaml.safe_load(_git("show", f"{spec['declared_in']}^:params.yaml"))
+    except subprocess.CalledProcessError:
+        pytest.skip("the declaring commit is not in this clone's history")
+    for run, first in spec["first_seed"].items():
+        seeds = [e.seed or 0 for name, e in bbp.expand_runs(before).items() if e.logical == run]
+        assert seeds and first == max(seeds) + 1, (run, seeds, first)
