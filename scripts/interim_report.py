@@ -42,13 +42,18 @@ def cut(params: dict) -> dict:
     def seeds_of(logical: str) -> list[int]:
         return [e.seed for r, e in entries.items() if e.logical == logical and e.seed and done(r)]
 
+    for name in [n for n in p["runs"] if not done(n)]:  # its own seed not trained yet
+        if any(name in g["runs"] for g in (p.get("grids") or {}).values()):
+            continue  # a grid's base run: the study's own runs, all trained
+        del p["runs"][name]
     for name, ov in p["runs"].items():
         ov["replicate_seeds"] = seeds_of(name)
+    _cut_capacity(p, params, done)
     for name, grid in list((p.get("grids") or {}).items()):
         grid["runs"] = [b for b in grid["runs"] if all(done(f"{b}_{v}") for v in grid["variants"])]
         if not grid["runs"]:  # no base run has every variant yet: the grid waits
             del p["grids"][name]
-            for key in ("ablations", "split_seeds", "twins"):
+            for key in ("ablations", "split_seeds", "twins", "ablations_by_split"):
                 if p["study"].get(key) == name:
                     p["study"][key] = None
             continue
@@ -61,6 +66,38 @@ def cut(params: dict) -> dict:
     logical = P.logical_runs(p)
     p["seeds"] = {n: seeds_of(n) for n in (p.get("seeds") or {}) if n in logical}
     return P.validate(p, "interim params")
+
+
+def _cut_capacity(p: dict, params: dict, done) -> None:
+    """study.capacity on what is trained: the sweep's trained widths, the family's seeds that
+    every remaining pair has, the pairs with at least 2 of them (none: no family, the sweep and
+    its figure only need a pair, so the section waits)."""
+    capacity = p["study"].get("capacity")
+    if not capacity:
+        return
+    p["benchmark"]["runs"] = [r for r in p["benchmark"]["runs"] if r in p["runs"]]
+    for side in capacity["sweep"]:
+        capacity["sweep"][side] = [r for r in capacity["sweep"][side] if r in p["runs"]]
+    entries = P.expand_runs(params)
+
+    def trained_seeds(logical: str) -> set[int]:
+        cfg = P.run_config(params, logical)
+        return {
+            e.seed if e.seed is not None else cfg["seed"]
+            for r, e in entries.items()
+            if e.logical == logical and done(r)
+        }
+
+    pairs = {
+        k: v for k, v in capacity["pairs"].items() if v["a"] in p["runs"] and v["b"] in p["runs"]
+    }
+    seeds = set(capacity["seeds"])
+    for v in pairs.values():
+        seeds &= trained_seeds(v["a"]) & trained_seeds(v["b"])
+    if len(seeds) < 2 or not pairs or min(map(len, capacity["sweep"].values())) < 2:
+        p["study"].pop("capacity")
+        return
+    capacity["pairs"], capacity["seeds"] = pairs, sorted(seeds)
 
 
 def main() -> int:

@@ -115,6 +115,11 @@ def study_params() -> dict:
         "ablations": "abl",
         "split_seeds": "spl",
         "severity": {"splits": ["k1", "imbalanced", "k05", "balanced"]},
+        # seeds 2 and 3 of a and b, 1 and 2 of the remedies: trained after the declaration
+        "primary_fresh": {
+            "declared_in": "abc1234",
+            "first_seed": {"a": 2, "b": 2, "a_weak": 1, "b_weak": 1, "a_bal": 1, "b_bal": 1},
+        },
     }
     return bbp.validate(p)
 
@@ -1226,3 +1231,17 @@ def test_severity_names_an_unknown_split_in_one_line():
     with pytest.raises(BlockbenchError) as err:
         severity.curves(study)
     assert str(err.value).count("\n") == 0 and "'nosuch'" in str(err.value)
+
+
+def test_the_primary_comparisons_on_fresh_seeds_only(built):
+    """Each primary row again on the seeds fresh for both runs (a, b: 2-3; the remedies 1-2,
+    against a: 2), with the verdict beside the all-seed one and the headline's line from it."""
+    root, _ = built
+    fresh = pd.read_csv(root / report.TABLES / "primary_fresh.csv").set_index("comparison")
+    assert fresh.loc["a − b", "fresh seeds"] == "2–3 (2)"
+    a = np.array(_seed_values(root, study_params(), "a", "accuracy"))
+    b = np.array(_seed_values(root, study_params(), "b", "accuracy"))
+    assert fresh.loc["a − b", "fresh (pp)"].startswith(f"{100 * (a[2:] - b[2:]).mean():+.2f} [")
+    assert set(fresh["changes"]) <= {"yes", "no"} and len(fresh) >= 3
+    head = (root / report.SUMMARY).read_text().split("## ")[1]
+    assert "Fresh seeds: " in head
