@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import REPO, digits_params
 from scipy import stats as sps
 
-from blockbench import evaluation, figures, paths, report, study_figures
+from blockbench import configs, evaluation, figures, paths, report, study_figures
 from blockbench import params as bbp
 from blockbench.errors import BlockbenchError
 from blockbench.report import prose_severity as severity
@@ -181,6 +182,9 @@ def fabricate(root, params):
         m["clean_test"] = evaluation.shift_rates(y, pred, minority)
         m["transformed_test"] = evaluation.shift_rates(y, np.where(rare, y, pred), minority)
         paths.run_dir(name).mkdir(parents=True, exist_ok=True)
+        (root / paths.trained_config(name)).write_text(
+            yaml.safe_dump(configs.resolve(params, name))
+        )
         write_json(root / paths.metrics(name), m)
         pd.DataFrame({"actual": y, "predicted": pred}).to_csv(
             root / paths.confusion(name), index=False
@@ -1245,3 +1249,27 @@ def test_the_primary_comparisons_on_fresh_seeds_only(built):
     assert set(fresh["changes"]) <= {"yes", "no"} and len(fresh) >= 3
     head = (root / report.SUMMARY).read_text().split("## ")[1]
     assert "Fresh seeds: " in head
+
+
+def test_the_report_refuses_a_run_trained_with_another_config(fabricated, tmp_path):
+    """One replicate retrained at another lr (its config.yaml says so) while params.yaml was
+    not changed back: the aggregate stops with one line naming it and the command to run."""
+    root, params = fabricated
+    copy_root = tmp_path / "copy"
+    shutil.copytree(root, copy_root)
+    path = copy_root / paths.trained_config("a_s1")
+    cfg = yaml.safe_load(path.read_text())
+    cfg["train"]["lr"] /= 2
+    path.write_text(yaml.safe_dump(cfg))
+    assert report.stale_runs(params, copy_root) == ["a_s1"]
+    old = os.getcwd()
+    os.chdir(copy_root)
+    try:
+        with pytest.raises(BlockbenchError) as err:
+            report.aggregate(params, root=copy_root)
+    finally:
+        os.chdir(old)
+    msg = str(err.value)
+    assert "a_s1" in msg and "dvc repro" in msg and "\n" not in msg
+    (copy_root / paths.trained_config("b")).unlink()  # never trained: stale as well
+    assert report.stale_runs(params, copy_root) == ["a_s1", "b"]

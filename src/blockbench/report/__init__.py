@@ -421,7 +421,39 @@ def _p_is(p: float | None) -> str:
     return text_p if text_p.startswith("<") else f"= {text_p}"
 
 
-def aggregate(params: dict, root: Path = Path(".")) -> None:
+def stale_runs(params: dict, root: Path) -> list[str]:
+    """The runs whose model was trained with another config than params.yaml now resolves
+    (results/runs/<run>/config.yaml against configs.resolve), or not trained at all."""
+    import yaml
+
+    from ..configs import resolve
+    from ..params import run_names
+
+    out = []
+    for run in run_names(params):
+        path = root / paths.trained_config(run)
+        try:
+            trained = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError):
+            out.append(run)
+            continue
+        if trained != resolve(params, run):
+            out.append(run)
+    return out
+
+
+def aggregate(params: dict, root: Path = Path("."), require_current: bool = True) -> None:
+    """Write the report. Every run must have been trained with the config params.yaml gives it
+    now (`require_current`; an interim report of a cut study passes False and says so)."""
+    if require_current:
+        stale = stale_runs(params, root)
+        if stale:
+            shown = ", ".join(stale[:8]) + (f" and {len(stale) - 8} more" if len(stale) > 8 else "")
+            raise ParamsError(
+                f"aggregate: {len(stale)} run(s) not trained with the config params.yaml gives "
+                f"them now: {shown}; bring them up to date with `dvc repro` (or `snakemake "
+                "--cores 2 results/summary.md`) before the report"
+            )
     capacity.check(params)  # before reading any run: a declaration that misses a seed stops here
     by_split = params["study"].get("ablations_by_split")
     if by_split and by_split not in (params.get("grids") or {}):
