@@ -245,3 +245,19 @@ def test_the_primary_familys_fresh_seeds_are_those_its_declaring_commit_added():
     for run, first in spec["first_seed"].items():
         seeds = [e.seed or 0 for name, e in bbp.expand_runs(before).items() if e.logical == run]
         assert seeds and first == max(seeds) + 1, (run, seeds, first)
+
+
+def test_the_quick_look_tests_the_capacity_family_on_its_own_seeds_and_writes_plain_yaml():
+    """The quick preset trains every capacity width on the quick seeds, and the params file it
+    writes has no YAML aliases (shared lists would become &id anchors, which the loader refuses)."""
+    import yaml
+
+    from blockbench import quick
+
+    p = quick.quick_params(bbp.load(ROOT / "params.yaml"))
+    spec = p["study"]["capacity"]
+    assert spec["seeds"] == list(range(quick.QUICK_SEEDS))
+    capacity.check(p)  # every pair's runs have every family seed
+    text = yaml.safe_dump(p)
+    assert "&id" not in text and "*id" not in text
+    assert bbp.validate(yaml.safe_load(text)) == p

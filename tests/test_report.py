@@ -990,8 +990,12 @@ def test_ablation_names_the_factor_and_the_headline_the_ceiling(built):
     assert abl.loc["a_twin", "collapsed"] == "yes" and abl.loc["a", "collapsed"] == "no"
     data = pd.read_csv(root / report.TABLES / "0_data.csv").iloc[0]
     assert data["minority share %"] == 30.0 and data["ceiling %"] == 70.0  # 1500 of 5000
-    first = (root / report.SUMMARY).read_text().split("\n## ")[1].splitlines()[2]
+    head = (root / report.SUMMARY).read_text().split("\n## ")[1].splitlines()
+    # the fabricated runs say they are digits: the headline says so first, then the ceiling
+    assert head[2].startswith("> **Dataset: `digits`**, not MNIST")
+    first = head[4]
     assert first.startswith("1. **The ceiling**") and "70.00%" in first
+    assert head[5].startswith("2. ")  # numbered on after the note
     assert "The collapse comes from **softmax into the loss**" in first
 
 

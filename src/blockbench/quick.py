@@ -81,10 +81,16 @@ def _cut_capacity(p: dict) -> None:
     if not capacity:
         return
     seeds = list(range(QUICK_SEEDS))
-    capacity["seeds"] = seeds
+    capacity["seeds"] = list(seeds)
     headline = {p["study"]["mobilenet"], p["study"]["plain"]}
-    for run in {r for side in capacity["sweep"].values() for r in side} - headline:
-        p["runs"][run] = {**(p["runs"][run] or {}), "seed": seeds[0], "replicate_seeds": seeds}
+    for run in sorted({r for side in capacity["sweep"].values() for r in side} - headline):
+        # a list of its own each: a shared one would be written as a YAML alias, which the
+        # params loader refuses
+        p["runs"][run] = {
+            **(p["runs"][run] or {}),
+            "seed": seeds[0],
+            "replicate_seeds": list(seeds),
+        }
 
 
 def _cut_severity(p: dict) -> None:

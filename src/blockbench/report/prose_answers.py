@@ -589,22 +589,33 @@ def headline(study, claims_df: pd.DataFrame) -> list[str]:
             if len(balanced)
             else "."
         )
+    dataset = study.groups[a].first.train.get("dataset", "mnist")
     lines = [
         "# blockbench: MobileNet blocks vs plain convolution blocks on imbalanced data",
         "",
         "## Headline",
         "",
+        *(
+            [
+                f"> **Dataset: `{dataset}`**, not MNIST (the quick look: small, fast, for trying "
+                "the pipeline). Its numbers say nothing about the study on MNIST.",
+                "",
+            ]
+            if dataset != "mnist"
+            else []
+        ),
         first,
     ]
+    n0 = len(lines) - 2  # so that the next item is numbered 2
     equal_cost = capacity.headline(study)
     if equal_cost:
-        lines.append(f"{len(lines) - 3}. {equal_cost}")
+        lines.append(f"{len(lines) - n0}. {equal_cost}")
     key = study.cmp_key(a, b, "accuracy")
     if key:
         c = study.family[key]
         r = c.result
         lines.append(
-            f"{len(lines) - 3}. The original's literal pair, of different sizes ({b} has "
+            f"{len(lines) - n0}. The original's literal pair, of different sizes ({b} has "
             f"{text(ratios['parameters b / a'], 2)}× the parameters): **{a}** "
             f"({study.groups[a].blocks}, MobileNet blocks) reaches "
             f"{text(pct(r['mean_a']), 2)}% test accuracy and **{b}** ({study.groups[b].blocks}, "
@@ -613,7 +624,7 @@ def headline(study, claims_df: pd.DataFrame) -> list[str]:
         )
     speed = speed_table(study)
     lines.append(
-        f"{len(lines) - 3}. {b} has {text(ratios['parameters b / a'], 2)}× the parameters of "
+        f"{len(lines) - n0}. {b} has {text(ratios['parameters b / a'], 2)}× the parameters of "
         f"{a}; {speed_words(speed, a, b)}."
     )
     for base in list(study.remedies)[:2]:
@@ -630,13 +641,13 @@ def headline(study, claims_df: pd.DataFrame) -> list[str]:
                     f"{study.holm_text(c)}"
                 )
         lines.append(
-            f"{len(lines) - 3}. Against the imbalance ({base}): **{best}**, chosen on validation; "
+            f"{len(lines) - n0}. Against the imbalance ({base}): **{best}**, chosen on validation; "
             f"minority recall {'; '.join(parts)}."
         )
     counts = claims.counts(claims_df)
     rep = claims_df["reproduced by the twin"]
     lines += [
-        f"{len(lines) - 3}. The original's claims in a correct pipeline: "
+        f"{len(lines) - n0}. The original's claims in a correct pipeline: "
         + ", ".join(f"{n} {v}" for v, n in counts.items())
         + f"; its number is reproduced by its faithful twin (softmax into the loss, last epoch: "
         f"inside the twin's 95% prediction interval) in {int((rep == 'yes').sum())} of "
@@ -645,9 +656,9 @@ def headline(study, claims_df: pd.DataFrame) -> list[str]:
     ]
     fresh = fresh_words(fresh_table(study))
     if fresh:
-        lines.append(f"{len(lines) - 3}. Fresh seeds: {fresh}.")
+        lines.append(f"{len(lines) - n0}. Fresh seeds: {fresh}.")
     lines += [
-        f"{len(lines) - 3}. Statistics: the training seed is the replicate; "
+        f"{len(lines) - n0}. Statistics: the training seed is the replicate; "
         "paired t-tests and TOST, one Holm–Bonferroni over all the tests of each family "
         f"({study.family.size_of('primary')} primary comparisons and "
         f"{study.family.size_of(capacity.FAMILY)} at equal cost, each declared in advance; "
