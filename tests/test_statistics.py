@@ -295,3 +295,19 @@ def test_nearly_identical_differences_are_tested_not_taken_as_identical():
     assert 0.0 < statistics.tost([0.0, 1e-10], 0.5)["p"]  # 1e-10 apart: not identical either
     # identical differences of 1e-15: not zero, so certainly different
     assert statistics.paired({0: 1e-15, 1: 1e-15}, {0: 0.0, 1: 0.0})["p"] == 0.0
+
+
+def test_a_simultaneous_interval_of_rates_stays_inside_what_a_difference_can_be():
+    """Two seeds and twelve tests: the t-based Bonferroni interval of a 2.8 pp accuracy gap
+    spans hundreds of points; built on the logit scale of [-mean_b, 1 - mean_b] it cannot."""
+    fam = statistics.Family(0.05)
+    a, b = {0: 0.66, 1: 0.70}, {0: 0.65, 1: 0.655}
+    k = fam.add("q", "x", "y", "acc", a, b, margin=0.01, rate=True)
+    for i in range(5):  # other members: 12 tests in all
+        fam.add("q", f"o{i}", "y", "acc", {0: 0.5, 1: 0.6}, b, margin=0.01, rate=True)
+    fam.finish()
+    lo, hi = fam[k].simultaneous
+    mean_b = np.mean(list(b.values()))
+    assert -mean_b < lo < fam[k].result["diff"] < hi < 1 - mean_b
+    plain = statistics.simultaneous_interval([0.01, 0.045], 12, 0.05)
+    assert plain[1] - plain[0] > 1.0  # the unbounded one leaves [-1, 1]

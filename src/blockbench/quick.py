@@ -66,6 +66,7 @@ def quick_params(params: dict) -> dict:
         if "replicate_seeds" in section or name in headline:
             section["replicate_seeds"] = list(range(1, QUICK_SEEDS)) if name in headline else []
     p["seeds"] = {}  # the primary runs' extra seeds: the headline pair's are set above
+    p["study"].pop("primary_fresh", None)  # the full study's seed numbers: none trained here
     _cut_severity(p)
     _cut_capacity(p)
     p["evaluate"]["bootstrap_samples"] = min(p["evaluate"]["bootstrap_samples"], 200)

@@ -9,6 +9,7 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from .figures import figure
 
@@ -252,6 +253,10 @@ def pareto(sweep: pd.DataFrame, path: str | Path) -> None:
                             color=colour,
                         )
                 ax.set_xscale("log")
+                # plain numbers at the decades and 2x, 5x between; no crowded minor labels
+                ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+                ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+                ax.xaxis.set_minor_formatter(NullFormatter())
                 ax.set_xlabel(xlabel)
                 ax.set_ylabel(ylabel)
                 ax.grid(alpha=0.3, which="both")

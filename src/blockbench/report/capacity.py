@@ -281,9 +281,9 @@ def section(study) -> list[str]:
 
 
 PAIR_WORDS = {
-    "macs": "at {b}'s MACs",
-    "train_step_seconds": "at {b}'s training-step time",
-    "parameters": "at {b}'s parameters",
+    "macs": "equal MACs",
+    "train_step_seconds": "equal training-step time",
+    "parameters": "equal parameters",
 }
 
 
@@ -294,12 +294,16 @@ def headline(study) -> str | None:
     if not s or not study.family.members(FAMILY):
         return None
     df = pair_rows(study)
+    matching = match_table(study).set_index("pair")
     parts = []
     for pair, p in s["pairs"].items():
         rows = df[df["pair"] == f"{pair}: {p['a']} − {p['b']}"]
         if not len(rows):
             continue
-        where = PAIR_WORDS[p["matched"]].format(b=p["b"])
+        ratio = matching.loc[pair, "a / b"] if pair in matching.index else None
+        where = PAIR_WORDS[p["matched"]] + (
+            f" ({text(ratio, 2)}×)" if ratio is not None and not _nan(ratio) else ""
+        )
         said = "; ".join(
             f"{r['metric']} {text(r['a − b (pp)'], 2)} pp [{text(r['a − b (pp) lo'], 2)}, "
             f"{text(r['a − b (pp) hi'], 2)}] ({r['verdict']})"

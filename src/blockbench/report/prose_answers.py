@@ -475,7 +475,11 @@ def fresh_table(study) -> pd.DataFrame:
                 "fresh seeds": f"{_seed_range(f.result['seeds'])} ({f.result['n']})",
                 "fresh (pp)": _diff_cell(f),
                 "verdict, fresh seeds": study.verdict_label(f),
-                "changes": "yes" if study.verdict_label(f) != study.verdict_label(c) else "no",
+                "changes": "not testable"
+                if f.result["p"] is None
+                else "yes"
+                if study.verdict_label(f) != study.verdict_label(c)
+                else "no",
             }
         )
     return pd.DataFrame(rows)
@@ -500,6 +504,9 @@ def fresh_words(df: pd.DataFrame) -> str | None:
     """What holds on fresh seeds where a verdict changes ('' where none does)."""
     if not len(df):
         return None
+    if (df["changes"] == "not testable").all():
+        return None  # no comparison has 2 fresh seeds: nothing to say yet
+    df = df[df["changes"] != "not testable"]
     changed = df[df["changes"] == "yes"]
     if not len(changed):
         return (

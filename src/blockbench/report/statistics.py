@@ -86,24 +86,26 @@ def bounded(values, lo: float, hi: float, pooled: tuple[int, int] | None = None)
     return {**d, **_logit_interval(d["mean"], d["sd"], d["n"], lo, hi)}
 
 
-def _bootstrap_interval(values, resamples: int = 10_000) -> dict:
+def _bootstrap_interval(values, resamples: int = 10_000, level: float = LEVEL) -> dict:
     """The 95% percentile bootstrap interval of the mean over seeds (seeded: the same numbers
     every build); it stays within the values' own range."""
     res = sps.bootstrap(
         (np.asarray(values, dtype=float),),
         np.mean,
         n_resamples=resamples,
-        confidence_level=LEVEL,
+        confidence_level=level,
         method="percentile",
         rng=np.random.default_rng(0),
     )
     return {"lo": float(res.confidence_interval.low), "hi": float(res.confidence_interval.high)}
 
 
-def _logit_interval(mean: float, sd: float, n: int, lo: float, hi: float) -> dict:
+def _logit_interval(
+    mean: float, sd: float, n: int, lo: float, hi: float, level: float = LEVEL
+) -> dict:
     """The delta-method t-interval of a mean on the logit scale of the range [lo, hi]."""
     u = (mean - lo) / (hi - lo)
-    t = float(sps.t.ppf((1 + LEVEL) / 2, n - 1))
+    t = float(sps.t.ppf((1 + level) / 2, n - 1))
     se_logit = sd / math.sqrt(n) / ((hi - lo) * u * (1 - u))
     centre = math.log(u / (1 - u))
     ends = [1 / (1 + math.exp(-(centre + k * t * se_logit))) for k in (-1, 1)]
@@ -300,13 +302,24 @@ def verdict(
     return EQUIVALENT if equiv else INCONCLUSIVE
 
 
-def simultaneous_interval(differences, m: int, alpha: float) -> tuple[float, float] | None:
+def simultaneous_interval(
+    differences, m: int, alpha: float, bounds: tuple[float, float] | None = None
+) -> tuple[float, float] | None:
     """The Bonferroni-simultaneous interval (level 1 - alpha / m) of a mean paired difference:
     valid together for all m tests of a family (Holm's own compatible intervals are not simple;
-    Bonferroni's contain them)."""
+    Bonferroni's contain them). With `bounds` (what a difference of rates can be), built as
+    `bounded` builds its interval, on the logit scale of that range, so it never leaves it."""
     d = np.asarray(differences, dtype=float)
     if len(d) < 2 or m < 1:
         return None
+    level = 1 - alpha / m
+    if bounds is not None and d.std(ddof=1) > 0:
+        lo, hi = bounds
+        if lo < d.mean() < hi:
+            r = _logit_interval(float(d.mean()), float(d.std(ddof=1)), len(d), lo, hi, level)
+        else:
+            r = _bootstrap_interval(d, level=level)
+        return r["lo"], r["hi"]
     half = float(sps.t.ppf(1 - alpha / (2 * m), len(d) - 1)) * d.std(ddof=1) / math.sqrt(len(d))
     return float(d.mean() - half), float(d.mean() + half)
 
@@ -358,6 +371,7 @@ class Comparison:
     threshold: float | None = None  # the first Holm threshold of its family: alpha / m
     mde: float | None = None  # minimum detectable effect at `threshold` with the family's power
     simultaneous: tuple[float, float] | None = None  # Bonferroni interval over the family's tests
+    rate: bool = False  # a difference of rates in [0, 1]: its intervals stay inside what it can be
 
 
 class Family:
@@ -392,7 +406,7 @@ class Family:
         key = f"{a} vs {b}: {metric}"
         if key not in self.items:
             r = bounded_gain(values_a, values_b) if rate else paired(values_a, values_b)
-            c = Comparison(key, question, a, b, metric, r, family, kind, margin)
+            c = Comparison(key, question, a, b, metric, r, family, kind, margin, rate=rate)
             c.equivalence = tost(r.get("differences", []), margin)
             self.items[key] = c
         return key
@@ -421,8 +435,10 @@ class Family:
                 c.p_holm, c.p_equiv_holm = p, p_eq
                 c.significant = p is not None and p < self.alpha
                 c.threshold = self.alpha / m if m else None
+                r = c.result
+                bounds = (-r["mean_b"], 1.0 - r["mean_b"]) if c.rate and r["n"] >= 2 else None
                 c.simultaneous = simultaneous_interval(
-                    c.result.get("differences", []), m, self.alpha
+                    r.get("differences", []), m, self.alpha, bounds
                 )
                 c.verdict = verdict(p, p_eq, self.alpha, c.margin, c.simultaneous)
                 if c.threshold is not None:
