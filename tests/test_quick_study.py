@@ -35,14 +35,22 @@ def test_quick_preset_keeps_the_remedies_grid_and_the_headline_twins():
     assert list(quick["grids"]["remedies"]["variants"]) == list(
         full["grids"]["remedies"]["variants"]
     )
-    assert {k: v for k, v in quick["study"].items() if k != "severity"} == {
-        k: v for k, v in full["study"].items() if k != "severity"
+    own = ("severity", "capacity", "primary_fresh")  # cut to what the preset trains
+    assert {k: v for k, v in quick["study"].items() if k not in own} == {
+        k: v for k, v in full["study"].items() if k not in own
     }
+    assert "primary_fresh" not in quick["study"]  # its seed numbers are the full study's
+    cap, full_cap = quick["study"]["capacity"], full["study"]["capacity"]
+    assert cap["seeds"] == [0, 1] and cap["pairs"] == full_cap["pairs"]
+    assert cap["sweep"] == full_cap["sweep"]
     assert bbp.twin_table(quick) == {"c1m3": "c1m3_twin", "c4": "c4_twin"}
-    # two seeds for the headline pair (a paired test needs two), one for every other run
+    # two seeds for the headline pair and every capacity width (a paired test needs two), one
+    # for every other run
     assert bbp.replicates(quick, "c1m3") == ["c1m3", "c1m3_s1"]
+    assert bbp.replicates(quick, "c4_w0p375") == ["c4_w0p375", "c4_w0p375_s1"]
     assert bbp.replicates(quick, "c4_focal") == ["c4_focal"]
-    assert len(bbp.run_names(quick)) == len(bbp.logical_runs(quick)) + 2
+    widths = {r for side in cap["sweep"].values() for r in side} - {"c1m3", "c4"}
+    assert len(bbp.run_names(quick)) == len(bbp.logical_runs(quick)) + 2 + len(widths)
 
 
 def test_quick_preset_cuts_the_severity_experiment_to_the_levels_it_trains_anyway():
