@@ -1,5 +1,6 @@
 """A trained model used outside the pipeline: `python -m blockbench.predict` classifies images, and
-its TorchScript export runs with torch alone and gives the committed test accuracy."""
+its torch.export program runs with torch alone, warns about nothing, returns plain tensors and gives
+the committed test accuracy; an image unlike MNIST's (inverted, too bright) is warned about."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ from blockbench.storage import load_npz
 
 # A program that knows nothing of blockbench: torch, numpy and the exported file.
 STANDALONE = """
-import sys, numpy as np, torch
-module = torch.jit.load(sys.argv[1])
+import sys, warnings, numpy as np, torch
+warnings.simplefilter("error")  # loading and running it warns about nothing
+module = torch.export.load(sys.argv[1]).module()
 test = np.load(sys.argv[2])
 x, y = torch.from_numpy(test["x_test"].astype(np.float32)), test["y_test"]
-with torch.no_grad():
-    probs = torch.cat([module(x[i:i + 2500]) for i in range(0, len(x), 2500)])
+probs = torch.cat([module(x[i:i + 2500]) for i in range(0, len(x), 2500)])
+assert not probs.requires_grad  # a plain tensor, no autograd graph behind it
+assert module(x[:1]).shape == (1, 10)  # any batch size, one included
 assert "blockbench" not in sys.modules
 print(float((probs.argmax(1).numpy() == y).mean()), probs.shape[1], float(probs.sum(1).mean()))
 """
@@ -47,7 +50,7 @@ def mnist_test(tmp_path_factory):
 def test_the_export_runs_with_torch_alone_and_gives_the_committed_accuracy(
     run, mnist_test, tmp_path
 ):
-    out = tmp_path / f"{run}.torchscript.pt"
+    out = tmp_path / f"{run}.pt2"
     proc = subprocess.run(
         [
             sys.executable,
@@ -62,6 +65,7 @@ def test_the_export_runs_with_torch_alone_and_gives_the_committed_accuracy(
         text=True,
     )
     assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stderr, proc.stderr  # the export warns about nothing either
     standalone = subprocess.run(
         [sys.executable, "-c", STANDALONE, str(out), str(mnist_test)],
         capture_output=True,
@@ -116,3 +120,29 @@ def test_predict_errors_are_one_line(tmp_path):
         )
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
         assert proc.stderr.startswith("error: ")
+
+
+def test_predict_warns_about_an_inverted_or_far_too_bright_digit(mnist_test, tmp_path):
+    """A black-on-white 7 (255 - x) and a white square on a black border (mean 188 of 255, the
+    training images' is 33): both predicted, both warned about on stderr in one line each; the
+    untouched digit is not."""
+    test = np.load(mnist_test)
+    seven = test["x_test"][0].astype(np.float32)
+    square = np.zeros((28, 28), np.float32)
+    square[2:-2, 2:-2] = 255
+    batch = np.stack([seven, 255 - seven, square])
+    np.save(tmp_path / "odd.npy", batch)
+    model = str(REPO / "results/runs/c4/model.pt")
+    proc = subprocess.run(
+        [sys.executable, "-m", "blockbench.predict", "--model", model, str(tmp_path / "odd.npy")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    warned = [line for line in proc.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warned) == 2 and "odd.npy[0]" not in proc.stderr
+    assert "odd.npy[1]" in warned[0] and "white on black" in warned[0]
+    assert "odd.npy[2]" in warned[1] and "mean intensity" in warned[1]
+    assert len(proc.stdout.splitlines()) == 3
+    why = predict.unusual(batch, 0.1307)
+    assert why[0] is None and "bright" in why[1] and "mean intensity" in why[2]

@@ -2,16 +2,20 @@
 
     python -m blockbench.predict --model results/runs/c4/model.pt digit.png other.png
     python -m blockbench.predict --model results/runs/c4/model.pt batch.npy
-    python -m blockbench.predict --model results/runs/c4/model.pt --export c4.torchscript.pt
+    python -m blockbench.predict --model results/runs/c4/model.pt --export c4.pt2
 
 Images are 28x28 grayscale: PNG files (converted to 8-bit grayscale) or one `.npy` batch of shape
 N x 28 x 28 with values 0-255 (uint8 or float), white digits on black as in MNIST. The prediction
-prints one line per image: its name, the predicted class and that class's probability.
+prints one line per image: its name, the predicted class and that class's probability, and warns
+(stderr) about an image unlike the training images: a bright border (a dark digit on a light
+background: MNIST's are white on black) or a mean intensity far from the training set's.
 
-The export is a TorchScript module that holds the network *and* the input scaling of its training
-set (x / 255, minus the training mean, over the training std: `input_mean`, `input_std` in
-model.pt), so it needs torch alone: it takes a float tensor N x 28 x 28 of raw 0-255 pixel values,
-any N, and returns N x 10 class probabilities (README, "Using a model outside the pipeline").
+The export is a `torch.export` program (`.pt2`) that holds the network *and* the input scaling of
+its training set (x / 255, minus the training mean, over the training std: `input_mean`,
+`input_std` in model.pt), so it needs torch alone: `torch.export.load(path).module()` takes a
+float tensor N x 28 x 28 of raw 0-255 pixel values, any N, and returns N x 10 class probabilities
+as plain tensors (README, "Using a model outside the pipeline"). TorchScript (`torch.jit`) is
+deprecated in the pinned torch and warns at every save and load; `torch.export` does not.
 """
 
 from __future__ import annotations
@@ -51,17 +55,50 @@ def standalone(model_path: str | Path) -> Standalone:
 
 
 def export(model_path: str | Path, out: str | Path) -> Path:
-    """Trace the standalone module (batch size free: nothing in the network depends on it) and
-    save it as TorchScript, atomically."""
+    """Export the standalone module with `torch.export` (the batch dimension free: nothing in the
+    network depends on it; no parameter asks for gradients, so outputs are plain tensors) and
+    save it, atomically."""
+    from torch.export import Dim
+
     from .storage import atomic_path
 
-    module = standalone(model_path)
-    example = torch.zeros(2, 28, 28)
-    with torch.no_grad():
-        traced = torch.jit.trace(module, example)
+    module = standalone(model_path).requires_grad_(False)
+    program = torch.export.export(
+        module, (torch.zeros(2, 28, 28),), dynamic_shapes={"pixels": {0: Dim("batch", min=1)}}
+    )
     out = Path(out)
     with atomic_path(out) as tmp:
-        torch.jit.save(traced, str(tmp))
+        torch.export.save(program, str(tmp))
+    return out
+
+
+# what an MNIST-like input looks like: the border is background (black); a digit covers a part
+BORDER = 2  # pixels of each edge that count as the border
+BRIGHT_BORDER = 64.0  # a border mean above this (of 255): a light background
+MEAN_FACTOR = 3.0  # a mean intensity beyond this factor of the training mean, either way
+
+
+def unusual(pixels: np.ndarray, train_mean: float) -> list[str | None]:
+    """Per image, why it looks unlike the training images (None: it does not): `train_mean` is
+    the training images' mean pixel value on 0-1 (model.pt's `input_mean`)."""
+    out = []
+    edge = np.ones((28, 28), bool)
+    edge[BORDER:-BORDER, BORDER:-BORDER] = False
+    expected = 255.0 * train_mean
+    for img in pixels:
+        border, mean = float(img[edge].mean()), float(img.mean())
+        if border > BRIGHT_BORDER:
+            out.append(
+                f"its border is bright (mean {border:.0f} of 255): the training digits are "
+                "white on black; invert it (255 - x)"
+            )
+        elif not expected / MEAN_FACTOR <= mean <= expected * MEAN_FACTOR:
+            out.append(
+                f"its mean intensity {mean:.0f} is far from the training images' {expected:.0f} "
+                "(of 255); the prediction may mean little"
+            )
+        else:
+            out.append(None)
     return out
 
 
@@ -109,14 +146,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.export:
             out = export(args.model, args.export)
             print(
-                f"wrote {out}: TorchScript, input N x 28 x 28 raw pixels (0-255), "
-                "output N x 10 probabilities"
+                f"wrote {out}: a torch.export program (load: torch.export.load(path).module()), "
+                "input N x 28 x 28 raw pixels (0-255), output N x 10 probabilities"
             )
             return 0
         if not args.images:
             raise BlockbenchError("no images given: name PNG files or one .npy batch")
         names, pixels = read_images(args.images)
         probs = predict(args.model, pixels)
+        _, ckpt = load_checkpoint(args.model)
+        for name, why in zip(names, unusual(pixels, float(ckpt.get("input_mean", 0.13)))):
+            if why:
+                print(f"warning: {name}: {why}", file=sys.stderr)
         for name, row in zip(names, probs):
             print(f"{name}\t{int(row.argmax())}\t{row.max():.4f}")
         return 0
