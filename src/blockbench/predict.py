@@ -1,4 +1,4 @@
-"""Use a trained model outside the pipeline: classify images, or export it as TorchScript.
+"""Use a trained model outside the pipeline: classify images, or export it (torch.export).
 
     python -m blockbench.predict --model results/runs/c4/model.pt digit.png other.png
     python -m blockbench.predict --model results/runs/c4/model.pt batch.npy
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, help="a trained model.pt (results/runs/<run>/)")
     p.add_argument("images", nargs="*", help="PNG files, or one .npy batch (N x 28 x 28)")
-    p.add_argument("--export", metavar="OUT", help="write a standalone TorchScript file instead")
+    p.add_argument("--export", metavar="OUT", help="write a torch.export file (.pt2) instead")
     args = p.parse_args(argv)
     try:
         if args.export:
