@@ -21,7 +21,7 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 
-from blockbench import checkout, codedeps, keys, params as bbp, paths
+from blockbench import checkout, codedeps, keys, params as bbp, paths, targets
 from blockbench.errors import BlockbenchError, describe_os_error
 
 
@@ -45,6 +45,9 @@ try:
     if workflow.is_main_process:  # not the jobs of a cluster run, which parse this file again
         checkout.hold_dvc_lock()  # one engine at a time (blockbench.checkout)
     RUNS = keys.write(config)  # run -> split; only files whose content changed are rewritten
+    if workflow.is_main_process:  # a misspelt run or split as a target: one line, exit 2
+        if bad := targets.unknown_target(sys.argv, RUNS, config["splits"]):
+            stop(bad)
     if workflow.is_main_process and checkout.plans_jobs(sys.argv):
         # data/ up to date before the DAG (a fresh clone, a code edit every stage imports), or
         # Snakemake would plan every training behind a data job, or hide them (blockbench.checkout)

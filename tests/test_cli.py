@@ -85,3 +85,22 @@ def test_an_interrupt_exits_130_and_says_nothing_was_written(tmp_path):
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert err.strip() == "interrupted: no output was written"
+
+
+def test_a_snakemake_target_naming_an_unknown_run_or_split_is_one_line_with_the_nearest():
+    from blockbench import targets
+
+    runs, splits = ["c1m3", "c4", "c4_focal"], ["imbalanced", "balanced"]
+    say = targets.unknown_target
+    assert say(["snakemake", "--cores", "2", "results/summary.md"], runs, splits) is None
+    assert say(["snakemake", "results/runs/c4_focal/metrics.json"], runs, splits) is None
+    assert say(["snakemake", "results/configs/runs.yaml"], runs, splits) is None
+    msg = say(["snakemake", "-n", "results/runs/c4_fcoal/metrics.json"], runs, splits)
+    assert msg == (
+        "results/runs/c4_fcoal/metrics.json: params.yaml declares no run 'c4_fcoal'; "
+        "did you mean c4_focal?"
+    )
+    assert "no split 'imbalancd'" in say(
+        ["snakemake", "data/prepared/imbalancd/split.npz"], runs, splits
+    )
+    assert "did you mean" not in say(["snakemake", "results/runs/nope/model.pt"], runs, splits)
