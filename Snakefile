@@ -49,6 +49,12 @@ try:
         if bad := targets.unknown_target(sys.argv, RUNS, config["splits"]):
             stop(bad)
     if workflow.is_main_process and checkout.plans_jobs(sys.argv):
+        # a run's committed files missing (rm -r, a killed training): the report reruns and
+        # rebuilds them (blockbench.targets)
+        if gone := targets.mark_incomplete(RUNS):
+            shown = " ".join(gone[:8]) + (f" and {len(gone) - 8} more" if len(gone) > 8 else "")
+            print(f"runs with committed files missing, to rebuild: {shown}", file=sys.stderr)
+    if workflow.is_main_process and checkout.plans_jobs(sys.argv):
         # data/ up to date before the DAG (a fresh clone, a code edit every stage imports), or
         # Snakemake would plan every training behind a data job, or hide them (blockbench.checkout)
         checkout.update_data(config["data"]["dataset"], list(config["splits"]))
@@ -282,6 +288,9 @@ rule aggregate:
                           "reliability.csv"]),
         figures=expand("results/runs/{run}/figures", run=PLOTTED),
         benchmark=[str(paths.benchmark(run)) for run in BENCHMARKED],
+        # touched when a run's files are missing (blockbench.targets): Snakemake would otherwise
+        # call an up-to-date report done and never rebuild them
+        complete=targets.COMPLETE_STAMP,
         # ancient: a fresh clone rebuilds the splits (same content); a split that really changes
         # changes its runs' configs, and so reruns this rule through the runs' files
         splits=[ancient(f) for f in expand("results/splits/{split}/{file}", split=SPLITS,

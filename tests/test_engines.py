@@ -520,3 +520,19 @@ def test_snakemake_report_renders_offline_in_a_browser(origin, tmp_path):
     for category in ("Summary", "Study figures", "Tables", "Per-run figures"):
         assert category in dom, category
     assert pixels.std() > 5, "blank page"
+
+
+@pytest.mark.engines
+def test_snakemake_rebuilds_a_run_whose_files_are_gone(origin, tmp_path):
+    """`rm -r results/runs/c4_focal` (or a killed training whose outputs Snakemake deleted): the
+    mission's command alone trains it again, and only it, instead of 'Nothing to be done'."""
+    repo = clone(origin, tmp_path)
+    snakemake_planned(repo, "results/summary.md")  # builds data/ as a fresh clone does
+    shutil.rmtree(repo / "results/runs/c4_focal")
+    assert snakemake_planned_runs(repo, "train", "results/summary.md") == {"c4_focal"}
+    # only the trained files lost (a killed training): the same
+    repo2 = clone(origin, tmp_path, "clone2")
+    snakemake_planned(repo2, "results/summary.md")
+    for name in ("model.pt", "config.yaml", "train.json", "history.csv"):
+        (repo2 / "results/runs/c4_s1" / name).unlink()
+    assert snakemake_planned_runs(repo2, "train", "results/summary.md") == {"c4_s1"}

@@ -5,9 +5,12 @@ deep in a traceback (exit 1). Only the Snakefile imports this module."""
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 from .params import nearest
+from .storage import write_text
 
 # target path -> what its first variable part names
 PATTERNS = (
@@ -37,3 +40,38 @@ def unknown_target(argv: list[str], runs, splits) -> str | None:
             hint = f"; did you mean {' or '.join(close)}?" if close else ""
             return f"{arg}: params.yaml declares no {what} {name!r}{hint}"
     return None
+
+
+# The runs' committed files, per stage that writes them: a run missing any of them is rebuilt
+TRAINED = ("config.yaml", "model.pt", "train.json", "history.csv")
+EVALUATED = ("metrics.json", "confusion.csv", "pr.csv", "reliability.csv")
+COMPLETE_STAMP = "results/code/runs_complete.stamp"
+STAMP_TEXT = (
+    "# Snakemake's report depends on this file. The Snakefile touches it when a run's committed\n"
+    "# files are missing (a killed training, rm -r), so the report's job, and the jobs that\n"
+    "# rebuild the missing files, run: Snakemake itself ignores a missing intermediate file\n"
+    "# while the final output is up to date.\n"
+)
+
+
+def missing_runs(runs, root: Path = Path(".")) -> list[str]:
+    """The runs with a trained or evaluated file missing under results/runs/<run>/."""
+    out = []
+    for run in runs:
+        folder = root / "results" / "runs" / run
+        if not all((folder / name).is_file() for name in TRAINED + EVALUATED):
+            out.append(run)
+    return out
+
+
+def mark_incomplete(runs, root: Path = Path(".")) -> list[str]:
+    """Keep the stamp (its text constant, so a clone's copy never differs) and touch it when a
+    run's files are missing: newer than the report, it makes Snakemake rerun the report's job
+    and so rebuild what it needs. Returns the runs found missing."""
+    stamp = root / COMPLETE_STAMP
+    if not stamp.is_file() or stamp.read_text() != STAMP_TEXT:
+        write_text(stamp, STAMP_TEXT)
+    missing = missing_runs(runs, root)
+    if missing:
+        os.utime(stamp)
+    return missing
