@@ -104,3 +104,21 @@ def test_a_snakemake_target_naming_an_unknown_run_or_split_is_one_line_with_the_
         ["snakemake", "data/prepared/imbalancd/split.npz"], runs, splits
     )
     assert "did you mean" not in say(["snakemake", "results/runs/nope/model.pt"], runs, splits)
+
+
+def test_the_completeness_stamp_is_old_until_a_run_is_missing(tmp_path):
+    """Created with the oldest mtime (creating it reruns nothing), touched when a run's trained
+    or evaluated file is missing, left alone otherwise."""
+    from blockbench import targets
+
+    for run in ("a", "b"):
+        folder = tmp_path / "results/runs" / run
+        folder.mkdir(parents=True)
+        for name in targets.TRAINED + targets.EVALUATED:
+            (folder / name).write_text("x")
+    stamp = tmp_path / targets.COMPLETE_STAMP
+    assert targets.mark_incomplete(["a", "b"], tmp_path) == []
+    assert stamp.stat().st_mtime == 0 and stamp.read_text() == targets.STAMP_TEXT
+    (tmp_path / "results/runs/b/model.pt").unlink()
+    assert targets.mark_incomplete(["a", "b"], tmp_path) == ["b"]
+    assert stamp.stat().st_mtime > 1e9  # touched: now

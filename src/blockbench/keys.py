@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import yaml
 
 from . import codedeps, configs, paths
 from . import params as params_mod
-from .storage import write_text_if_changed
+from .storage import write_text, write_text_if_changed
 
 HEADER = "# resolved from params.yaml by workflow/scripts/configs.py; do not edit\n"
 STAMPS = paths.RESULTS / "code"
@@ -93,7 +94,29 @@ def write(params: dict, root: Path = Path(".")) -> dict[str, str]:
     modification time). Returns run -> split."""
     runs = write_configs(params, root)
     write_stamps(params, root)
+    ensure_complete_stamp(root)
     return runs
+
+
+# Snakemake's report depends on this file; the Snakefile touches it when a run's committed files
+# are missing (blockbench.targets.mark_incomplete)
+COMPLETE_STAMP = "results/code/runs_complete.stamp"
+STAMP_TEXT = (
+    "# Snakemake's report depends on this file. The Snakefile touches it when a run's committed\n"
+    "# files are missing (a killed training, rm -r), so the report's job, and the jobs that\n"
+    "# rebuild the missing files, run: Snakemake itself ignores a missing intermediate file\n"
+    "# while the final output is up to date.\n"
+)
+
+
+def ensure_complete_stamp(root: Path = Path(".")) -> Path:
+    """The stamp with its constant text; written where absent or different with the oldest time
+    there is, so that creating it reruns nothing."""
+    stamp = root / COMPLETE_STAMP
+    if not stamp.is_file() or stamp.read_text() != STAMP_TEXT:
+        write_text(stamp, STAMP_TEXT)
+        os.utime(stamp, (0, 0))
+    return stamp
 
 
 def write_configs(params: dict, root: Path = Path(".")) -> dict[str, str]:

@@ -9,8 +9,8 @@ import os
 import re
 from pathlib import Path
 
+from . import keys
 from .params import nearest
-from .storage import write_text
 
 # target path -> what its first variable part names
 PATTERNS = (
@@ -45,13 +45,8 @@ def unknown_target(argv: list[str], runs, splits) -> str | None:
 # The runs' committed files, per stage that writes them: a run missing any of them is rebuilt
 TRAINED = ("config.yaml", "model.pt", "train.json", "history.csv")
 EVALUATED = ("metrics.json", "confusion.csv", "pr.csv", "reliability.csv")
-COMPLETE_STAMP = "results/code/runs_complete.stamp"
-STAMP_TEXT = (
-    "# Snakemake's report depends on this file. The Snakefile touches it when a run's committed\n"
-    "# files are missing (a killed training, rm -r), so the report's job, and the jobs that\n"
-    "# rebuild the missing files, run: Snakemake itself ignores a missing intermediate file\n"
-    "# while the final output is up to date.\n"
-)
+COMPLETE_STAMP = keys.COMPLETE_STAMP
+STAMP_TEXT = keys.STAMP_TEXT
 
 
 def missing_runs(runs, root: Path = Path(".")) -> list[str]:
@@ -65,12 +60,11 @@ def missing_runs(runs, root: Path = Path(".")) -> list[str]:
 
 
 def mark_incomplete(runs, root: Path = Path(".")) -> list[str]:
-    """Keep the stamp (its text constant, so a clone's copy never differs) and touch it when a
-    run's files are missing: newer than the report, it makes Snakemake rerun the report's job
-    and so rebuild what it needs. Returns the runs found missing."""
-    stamp = root / COMPLETE_STAMP
-    if not stamp.is_file() or stamp.read_text() != STAMP_TEXT:
-        write_text(stamp, STAMP_TEXT)
+    """Keep the stamp (its text constant) and touch it when a run's files are missing: newer
+    than the report, it makes Snakemake rerun the report's job and so rebuild what it needs.
+    Written where it is absent (a checkout that lacks it) with the oldest time there is, so that
+    its mere creation never reruns anything. Returns the runs found missing."""
+    stamp = keys.ensure_complete_stamp(root)
     missing = missing_runs(runs, root)
     if missing:
         os.utime(stamp)
