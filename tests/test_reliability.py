@@ -145,7 +145,14 @@ def test_data_is_rebuilt_where_missing_or_older_than_what_it_is_made_from(tmp_pa
         return (tmp_path / "calls.log").read_text().split("\n")[:-1]
 
     def touch(key: str) -> None:
-        os.utime(keys[key], None)  # now: newer than every output built before
+        """The key newer than every output built before, by explicit times: the kernel's file
+        times can be coarser than its clock (a write and a following utime(None) may carry the
+        same or even reversed times), which made this test depend on the machine."""
+        now = time.time()
+        for out in (tmp_path / "data").rglob("*"):
+            if out.is_file():
+                os.utime(out, (now - 10, now - 10))
+        os.utime(keys[key], (now - 5, now - 5))  # still older than the rebuild that follows
 
     assert update() == ["download", "--split a", "--split b"]  # a fresh clone
     assert update() == []  # up to date: nothing runs
