@@ -24,7 +24,7 @@ from ..params import logical_runs, replicates, run_config
 from ..storage import read_json
 from . import statistics
 from .runs import Group, accuracy, minority_recall
-from .tables import link_to, num, outward, p_value, pct, text
+from .tables import link_to, num, outward, pct, text
 
 FAMILY = "capacity"
 # study.capacity.metrics key -> (report metric name, getter)
@@ -337,6 +337,3 @@ def answer(study, r) -> str:
 
 def _nan(x) -> bool:
     return isinstance(x, float) and math.isnan(x)
-
-
-__all__ = ["declare", "section", "sweep_table", "match_table", "pair_rows", "p_value"]
