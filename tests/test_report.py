@@ -10,6 +10,7 @@ import math
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -1278,3 +1279,97 @@ def test_the_report_refuses_a_run_trained_with_another_config(fabricated, tmp_pa
     assert "a_s1" in msg and "dvc repro" in msg and "\n" not in msg
     (copy_root / paths.trained_config("b")).unlink()  # never trained: stale as well
     assert report.stale_runs(params, copy_root) == ["a_s1", "b"]
+
+
+# ------------------------------------------------------------------ the answers page
+def test_the_summary_opens_with_short_answers_and_keeps_the_tables_in_the_appendix(built):
+    root, _ = built
+    md = (root / report.SUMMARY).read_text()
+    part = report.answers.answers_part(md)
+    assert md.index("## Headline") < md.index(report.answers.ANSWERS)
+    widths = report.answers.table_widths(part)
+    assert widths and max(widths) <= report.answers.MAX_COLUMNS, widths
+    # every question of the original (those the fabricated study has runs for) and the claims
+    for anchor in (
+        "q-architectures",
+        "q-block-counts",
+        "q-per-class",
+        "q-examples",
+        "q-filters",
+        "q-side-by-side",
+        "q-sweeps",
+        "q-remedies",
+        "q-severity",
+        "q-claims",
+    ):
+        block = part.split(f'<a id="{anchor}"></a>')[1].split('<a id="')[0]
+        paragraphs = [p for p in block.split("\n\n") if p.strip()]
+        words = paragraphs[1]  # after the heading
+        assert not words.startswith(("|", "!", "#")), (anchor, words)
+        assert report.answers.sentences(words) <= report.answers.MAX_SENTENCES, (anchor, words)
+        assert report.answers.table_widths(block), anchor  # each answer has its small table
+        assert f"(#a-{anchor})" in block and f'<a id="a-{anchor}"></a>' in md, anchor
+    # the full tables are in the appendix, not in the answers
+    assert "tables/comparisons.csv" not in part and "tables/comparisons.csv" in md
+    assert max(report.answers.table_widths(md)) > report.answers.MAX_COLUMNS
+
+
+def test_every_link_of_the_summary_resolves(built):
+    root, _ = built
+    md = (root / report.SUMMARY).read_text()
+    ids = set(re.findall(r'<a id="([^"]+)"></a>', md))
+    for target in re.findall(r"\]\(([^)]+)\)", md):
+        if target.startswith("#"):
+            assert target[1:] in ids, target
+        else:
+            assert (root / "results" / target).exists(), target
+
+
+def test_claims_are_numbered_in_order_with_their_rule_stated_once(built):
+    root, _ = built
+    md = (root / report.SUMMARY).read_text()
+    for name in ("claims", "answer_claims"):
+        numbers = pd.read_csv(root / "results" / "tables" / f"{name}.csv")["#"].tolist()
+        assert numbers == sorted(numbers), (name, numbers)
+    assert md.count(report.claims.TWIN_RULE) == 2  # once above each claims table, not per row
+    assert "rule (twin)" not in md
+
+
+@pytest.mark.browser
+def test_the_summary_page_fits_a_1400_px_window(built, tmp_path):
+    """Rendered in headless Chromium at 1,400 px: nothing scrolls the page sideways (a wide
+    appendix table scrolls inside its own box) and every figure loads."""
+    from test_engines import chromium
+
+    root, _ = built
+    page = root / "results" / "summary_probe.html"
+    html = (root / report.paths.SUMMARY_HTML).read_text()
+    probe = (
+        "<script>window.addEventListener('load', () => {document.body.setAttribute("
+        "'data-width', document.documentElement.scrollWidth); document.body.setAttribute("
+        "'data-broken', [...document.images].filter(i => !i.naturalWidth).length);});</script>"
+    )
+    page.write_text(html.replace("</body>", probe + "</body>"))
+    try:
+        dom = subprocess.run(
+            [
+                chromium(),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--window-size=1400,2400",
+                "--virtual-time-budget=20000",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--dump-dom",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        ).stdout
+    finally:
+        page.unlink()
+    width = int(re.search(r'data-width="(\d+)"', dom).group(1))
+    broken = int(re.search(r'data-broken="(\d+)"', dom).group(1))
+    assert width <= 1400 and broken == 0, (width, broken)

@@ -17,6 +17,7 @@ from ..errors import ParamsError
 from ..params import remedy_table, twin_table
 from ..storage import write_json, write_text
 from . import (
+    answers,
     capacity,
     claims,
     dvc_plots,
@@ -382,7 +383,7 @@ class Study:
         body += prose_imbalance.section_remedies(self)
         body += prose_severity.section(self)
         body += prose_answers.section_comparisons(self)
-        head = prose_answers.headline(self, claims_df)
+        head = answers.page(self, prose_answers.headline(self, claims_df), claims_df, body)
         summary = {
             "runs": {
                 name: {
@@ -412,7 +413,7 @@ class Study:
             },
             "claims": claims.counts(claims_df),
         }
-        return "\n".join(head + body) + "\n", summary
+        return "\n".join(head) + "\n", summary
 
 
 def _p_is(p: float | None) -> str:

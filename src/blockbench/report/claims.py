@@ -367,7 +367,8 @@ def build(study) -> pd.DataFrame:
                 why,
             )
         )
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    return df.sort_values("#", kind="stable").reset_index(drop=True) if len(df) else df
 
 
 def claim_verdict(verdict: str, diff: float, want: str, has_margin: bool = True) -> str:

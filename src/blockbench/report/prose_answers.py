@@ -655,7 +655,7 @@ def headline(study, claims_df: pd.DataFrame) -> list[str]:
     rep = claims_df["reproduced by the twin"]
     lines += [
         f"{len(lines) - n0}. The original's claims in a correct pipeline: "
-        + ", ".join(f"{n} {v}" for v, n in counts.items())
+        + ", ".join(f"{v}: {n} of {len(set(claims_df['#']))} claims" for v, n in counts.items())
         + f"; its number is reproduced by its faithful twin (softmax into the loss, last epoch: "
         f"inside the twin's 95% prediction interval) in {int((rep == 'yes').sum())} of "
         f"{int(rep.isin(['yes', 'no']).sum())} rows where it can be tested (a prediction "

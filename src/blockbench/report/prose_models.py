@@ -75,9 +75,10 @@ def section_claims(study) -> tuple[list[str], pd.DataFrame]:
         "where every twin seed gives the same value, the exact interval of its pooled counts), and "
         "does the claim **hold in a correct pipeline** (our runs; a sameness claim holds only "
         "after an equivalence test passes, and a difference the tests cannot tell is "
-        "inconclusive). The original's small differences are also tested twin against twin.",
+        "inconclusive). The original's small differences are also tested twin against twin. "
+        f"The twin's rule, in every row where it applies: {claims.TWIN_RULE}.",
         "",
-        study.tables(df, "claims"),
+        study.tables(df, "claims", shown=[c for c in df.columns if c != "rule (twin)"]),
     ]
     if len(twins_df):
         floor = claims.softmax_ce_floor()

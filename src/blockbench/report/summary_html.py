@@ -9,7 +9,8 @@ import markdown
 
 STYLE = """
 body { font: 15px/1.5 system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 13px; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 13px; display: block;
+        max-width: 100%; overflow-x: auto; }  /* a wide appendix table scrolls in its box */
 th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
 img { max-width: 100%; }

@@ -97,7 +97,8 @@ def _cell(v) -> str:
 
 def markdown(df: pd.DataFrame) -> str:
     """The Markdown view: `X`, `X lo`, `X hi` merged into `X [lo, hi]`."""
-    cols = [str(c) for c in df.columns]
+    df = df.rename(columns=str)
+    cols = list(df.columns)
     shown = [c for c in cols if not (c.endswith(" lo") or c.endswith(" hi"))]
     lines = ["| " + " | ".join(shown) + " |", "|" + "|".join("---" for _ in shown) + "|"]
     for _, row in df.iterrows():
@@ -120,12 +121,16 @@ class Tables:
         (root / paths.TABLES).mkdir(parents=True, exist_ok=True)
         self.written: list[str] = []
 
-    def __call__(self, df: pd.DataFrame, name: str, note: str = "") -> str:
+    def __call__(
+        self, df: pd.DataFrame, name: str, note: str = "", shown: list | None = None
+    ) -> str:
+        """Write the whole table; show the `shown` columns (default: all)."""
         with atomic_path(self.root / paths.TABLES / f"{name}.csv") as tmp:
             df.to_csv(tmp, index=False)
         self.written.append(name)
         link = link_to(paths.TABLES / f"{name}.csv")
-        return f"{markdown(df)}\n\n<sub>Table: [`tables/{name}.csv`]({link}){note}</sub>\n"
+        view = df if shown is None else df[shown]
+        return f"{markdown(view)}\n\n<sub>Table: [`tables/{name}.csv`]({link}){note}</sub>\n"
 
 
 def link_to(path: Path) -> str:
