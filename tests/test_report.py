@@ -1312,6 +1312,9 @@ def test_the_summary_opens_with_short_answers_and_keeps_the_tables_in_the_append
     # the full tables are in the appendix, not in the answers
     assert "tables/comparisons.csv" not in part and "tables/comparisons.csv" in md
     assert max(report.answers.table_widths(md)) > report.answers.MAX_COLUMNS
+    # speed on the page only from the benchmark stage, never training's wall clock
+    assert "s/epoch" not in md and "inference µs" not in md
+    assert "s/epoch" in (root / "results" / "tables" / "1_architectures.csv").read_text()
 
 
 def test_every_link_of_the_summary_resolves(built):
