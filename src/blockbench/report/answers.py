@@ -134,10 +134,12 @@ def q_architectures(study) -> Answer | None:
                 f"{text(r['a speed-up hi'], 3)}] as fast (benchmark stage)"
             )
     if second:
-        second += (
-            ": the pair differs in size, so the block type itself is answered at equal cost "
-            "(next answer)."
+        later = (
+            "the next answer"
+            if capacity.spec(study) and study.family.members(capacity.FAMILY)
+            else "the pre-registered equal-cost study once trained"
         )
+        second += f": the pair differs in size, so the block type itself is answered by {later}."
     return Answer(
         "q-architectures",
         f"MobileNet blocks against plain blocks: {a} vs {b}",
@@ -382,8 +384,8 @@ def claims_table(study, df: pd.DataFrame) -> tuple[str, str]:
     out = pd.DataFrame(rows).sort_values("#", kind="stable")
     rule = (
         "A claim of sameness holds only after an equivalence test passes, and a difference the "
-        "tests cannot tell is inconclusive; the twin is the configuration in the original's "
-        f"pipeline, and it reproduces a number when {claims.TWIN_RULE}."
+        "tests cannot tell is inconclusive; the twin (the configuration in the original's "
+        f"pipeline) reproduces the original's number by this rule: {claims.TWIN_RULE}."
     )
     return rule, study.tables(out, "answer_claims")
 
