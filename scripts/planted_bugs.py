@@ -104,6 +104,65 @@ PLANTS = [
         '"balanced_accuracy": float(skm.accuracy_score(y_val, y_pred)),',
         "tests/test_oracles.py tests/test_evaluation.py",
     ),
+    # issue 35 item 9: the key files and every output's mode
+    (
+        "split configs never removed",
+        "src/blockbench/keys.py",
+        'if old.stem not in params["splits"]:\n            old.unlink()',
+        'if old.stem not in params["splits"]:\n            pass',
+        "tests/test_outputs.py",
+    ),
+    (
+        "write only if changed always rewriting",
+        "src/blockbench/storage.py",
+        "if path.is_file() and path.read_text() == text:",
+        "if False:",
+        "tests/test_outputs.py",
+    ),
+    (
+        "outputs left with mode 0600",
+        "src/blockbench/storage.py",
+        "os.chmod(tmp, 0o666 & ~_umask())",
+        "None",
+        "tests/test_outputs.py",
+    ),
+    # issue 35 items 2 and 6: bad inputs stop in one line, exit 2, nothing written
+    (
+        "evaluate takes another run's model.pt",
+        "src/blockbench/stages/evaluate.py",
+        "    check_model(ckpt, cfg, run, model_path)\n",
+        "",
+        "tests/test_bad_inputs.py",
+    ),
+    (
+        "evaluate takes 20x20 raw images",
+        "src/blockbench/stages/evaluate.py",
+        '    check_images(test, "test", raw, "delete it and rerun the download stage", '
+        "every_class=True)\n",
+        "",
+        "tests/test_bad_inputs.py",
+    ),
+    (
+        "aggregate takes a metrics.json of {}",
+        "src/blockbench/report/runs.py",
+        "    error = jsonschema.exceptions.best_match(",
+        "    error = None and jsonschema.exceptions.best_match(",
+        "tests/test_bad_inputs.py",
+    ),
+    (
+        "predict takes a .npy of strings",
+        "src/blockbench/predict.py",
+        "np.issubdtype(batch.dtype, np.integer) or np.issubdtype(batch.dtype, np.floating)",
+        "True",
+        "tests/test_bad_inputs.py",
+    ),
+    (
+        "predict lets DecompressionBombError through",
+        "src/blockbench/predict.py",
+        "except (Image.DecompressionBombError, Image.DecompressionBombWarning)",
+        "except (Image.DecompressionBombWarning,)",
+        "tests/test_bad_inputs.py",
+    ),
 ]
 
 

@@ -103,28 +103,47 @@ def unusual(pixels: np.ndarray, train_mean: float) -> list[str | None]:
 
 
 def read_images(paths: list[str]) -> tuple[list[str], np.ndarray]:
-    """Names and an N x 28 x 28 float array of 0-255 pixel values."""
+    """Names and an N x 28 x 28 float array of 0-255 pixel values; anything else is one line
+    (BlockbenchError) naming the file."""
     if len(paths) == 1 and paths[0].endswith(".npy"):
         try:
             batch = np.load(paths[0], allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise BlockbenchError(f"{paths[0]}: not a readable .npy array ({exc})") from None
+        if not (np.issubdtype(batch.dtype, np.integer) or np.issubdtype(batch.dtype, np.floating)):
+            raise BlockbenchError(
+                f"{paths[0]}: dtype {batch.dtype}; expected pixel values 0-255 (uint8 or float)"
+            )
         if batch.ndim == 2:
             batch = batch[None]
-        if batch.ndim != 3 or batch.shape[1:] != (28, 28):
+        if batch.ndim != 3 or batch.shape[1:] != (28, 28) or len(batch) == 0:
             raise BlockbenchError(f"{paths[0]}: shape {batch.shape}; expected N x 28 x 28")
-        return [f"{paths[0]}[{i}]" for i in range(len(batch))], batch.astype(np.float32)
+        batch = batch.astype(np.float32)
+        if not np.all(np.isfinite(batch)) or batch.min() < 0 or batch.max() > 255:
+            raise BlockbenchError(
+                f"{paths[0]}: values from {batch.min()} to {batch.max()}; expected 0-255"
+            )
+        return [f"{paths[0]}[{i}]" for i in range(len(batch))], batch
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     images = []
     for p in paths:
         try:
-            with Image.open(p) as im:
-                gray = np.asarray(im.convert("L"), dtype=np.float32)
-        except (OSError, UnidentifiedImageError) as exc:
+            with warnings.catch_warnings():
+                # an image over PIL's pixel limit warns (twice the limit raises): not 28x28 either
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(p) as im:
+                    if im.size != (28, 28):  # before decoding: a huge image is never decompressed
+                        raise BlockbenchError(
+                            f"{p}: {im.size[0]}x{im.size[1]} pixels; expected 28x28"
+                        )
+                    gray = np.asarray(im.convert("L"), dtype=np.float32)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise BlockbenchError(f"{p}: not a 28x28 image ({exc})") from None
+        except (OSError, ValueError, UnidentifiedImageError) as exc:
             raise BlockbenchError(f"{p}: not a readable image ({exc})") from None
-        if gray.shape != (28, 28):
-            raise BlockbenchError(f"{p}: {gray.shape[1]}x{gray.shape[0]} pixels; expected 28x28")
         images.append(gray)
     return list(paths), np.stack(images)
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import paths
+from .. import N_CLASSES, paths
+from ..errors import BlockbenchError
 from ..params import logical_runs, replicates, run_config
 from ..storage import read_json
 from . import statistics
@@ -43,15 +44,139 @@ class Run:
         return self.metrics["minority_classes"]
 
 
+_NUMBER = {"type": "number"}
+_CLASSES = [str(c) for c in range(N_CLASSES)]
+_RATES = {  # evaluation.shift_rates
+    "type": "object",
+    "required": ["accuracy", "minority_recall_mean", "majority_as_minority"],
+}
+# What the report reads of the files the evaluate and train stages write: a file that lacks it
+# (`{}`, `[]`, another program's JSON) stops the aggregate before it writes anything.
+METRICS_SCHEMA = {
+    "type": "object",
+    "required": [
+        "accuracy",
+        "balanced_accuracy",
+        "macro_avg",
+        "per_class",
+        "roc_auc_macro_ovr",
+        "roc_auc",
+        "average_precision",
+        "ece",
+        "minority_classes",
+        "minority_recall_mean",
+        "majority_recall_mean",
+        "validation",
+        "clean_test",
+        "transformed_test",
+    ],
+    "properties": {
+        "accuracy": _NUMBER,
+        "balanced_accuracy": _NUMBER,
+        "macro_avg": {"type": "object", "required": ["f1-score"]},
+        "per_class": {
+            "type": "object",
+            "required": _CLASSES,
+            "additionalProperties": {"type": "object", "required": ["precision", "recall"]},
+        },
+        "roc_auc_macro_ovr": _NUMBER,
+        "roc_auc": {"type": "object", "required": _CLASSES},
+        "average_precision": {
+            "type": "object",
+            "required": ["macro", "per_class"],
+            "properties": {"per_class": {"type": "object", "required": _CLASSES}},
+        },
+        "ece": _NUMBER,
+        "minority_classes": {"type": "array", "items": {"type": "integer"}},
+        "minority_recall_mean": {"type": ["number", "null"]},
+        "majority_recall_mean": _NUMBER,
+        "validation": {"type": "object", "required": ["balanced_accuracy"]},
+        "clean_test": _RATES,
+        "transformed_test": _RATES,
+    },
+}
+TRAIN_SCHEMA = {
+    "type": "object",
+    "required": [
+        "parameters",
+        "macs_per_image",
+        "seconds_per_epoch",
+        "selected_epoch",
+        "selected",
+        "n_train",
+        "dataset",
+        "inference",
+    ],
+    "properties": {
+        "selected": {"type": "object", "required": ["val_loss"]},
+        "inference": {"type": "object", "required": ["seconds_per_image"]},
+    },
+}
+CONFUSION_COLUMNS = ("actual", "predicted")
+HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc")
+
+
+def _fix(rel: Path, stage: str, name: str) -> str:
+    return (
+        f"delete it and rerun `dvc repro -s {stage}@{name}` (or `snakemake --cores 2 {rel}`); "
+        "nothing was written"
+    )
+
+
+def _read_checked_json(root: Path, rel: Path, schema: dict, stage: str, name: str, run=None):
+    """A stage's JSON output, checked against `schema` (and, where it names its run, `run`)."""
+    import jsonschema
+
+    data = read_json(root / rel)
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(data)
+    )
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path) or "the top level"
+        if error.validator == "type":
+            want = error.validator_value
+            what = f"{where} is not {' or '.join(want) if isinstance(want, list) else want}"
+        else:
+            what = f"{where}: {error.message[:120]}"
+        raise BlockbenchError(
+            f"{root / rel}: not the {rel.name} {stage} writes ({what}); " + _fix(rel, stage, name)
+        )
+    if run is not None and data.get("run", run) != run:
+        raise BlockbenchError(
+            f"{root / rel}: written for run {str(data['run'])[:40]!r}, not {run!r}; "
+            + _fix(rel, stage, name)
+        )
+    return data
+
+
+def _read_checked_csv(root: Path, rel: Path, columns: tuple, stage: str, name: str):
+    """A stage's CSV output with at least one row and `columns`."""
+    try:
+        table = pd.read_csv(root / rel)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        what = " ".join(str(exc).split())[:120]
+        raise BlockbenchError(
+            f"{root / rel}: not a readable CSV ({what}); " + _fix(rel, stage, name)
+        ) from None
+    missing = [c for c in columns if c not in table.columns]
+    if missing or table.empty:
+        what = f"no column {', '.join(missing)}" if missing else "no rows"
+        raise BlockbenchError(f"{root / rel}: {what}; " + _fix(rel, stage, name))
+    return table
+
+
 def load_run(params: dict, name: str, root: Path) -> Run:
+    """One run's files, each checked: a file the report cannot read stops it in one line naming
+    the file and the command that rebuilds it."""
     cfg = run_config(params, name)
-    pred = pd.read_csv(root / paths.confusion(name))  # one row per test image: actual, predicted
+    # one row per test image: actual, predicted
+    pred = _read_checked_csv(root, paths.confusion(name), CONFUSION_COLUMNS, "evaluate", name)
     return Run(
         name,
         cfg,
-        read_json(root / paths.train_info(name)),
-        read_json(root / paths.metrics(name)),
-        pd.read_csv(root / paths.history(name)),
+        _read_checked_json(root, paths.train_info(name), TRAIN_SCHEMA, "train", name, run=name),
+        _read_checked_json(root, paths.metrics(name), METRICS_SCHEMA, "evaluate", name, run=name),
+        _read_checked_csv(root, paths.history(name), HISTORY_COLUMNS, "train", name),
         pred["actual"].to_numpy(),
         pred["predicted"].to_numpy(),
         read_json(root / paths.split_counts(cfg["split"])),
