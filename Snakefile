@@ -42,8 +42,9 @@ configfile: "params.yaml"
 
 try:
     bbp.validate(config, "params.yaml")
-    if workflow.is_main_process:  # not the jobs of a cluster run, which parse this file again
-        checkout.hold_dvc_lock()  # one engine at a time (blockbench.checkout)
+    # one engine at a time (blockbench.checkout); not again in the jobs of a cluster run, which
+    # parse this file again
+    checkout.one_engine_at_a_time(workflow.is_main_process)
     RUNS = keys.write(config)  # run -> split; only files whose content changed are rewritten
     if workflow.is_main_process:  # a misspelt run or split as a target: one line, exit 2
         if bad := targets.unknown_target(sys.argv, RUNS, config["splits"]):

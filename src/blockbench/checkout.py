@@ -1,10 +1,14 @@
 """What the Snakefile does to the checkout before Snakemake plans anything.
 
 - **One engine at a time.** DVC deletes a stage's outputs before it runs the stage, so a `dvc repro`
-  beside a Snakemake run in the same checkout deletes files the other engine is reading. The
-  Snakefile takes DVC's own repository lock (`.dvc/tmp/lock`, an flock as DVC takes it) for as long
-  as Snakemake runs: a `dvc repro` started meanwhile is refused by DVC ("Unable to acquire lock"),
-  and a Snakemake started during a `dvc repro` stops with one line.
+  beside a Snakemake run in the same checkout deletes files the other engine is reading. Snakemake
+  holds DVC's own repository lock (`.dvc/tmp/lock`, an flock as DVC takes it) while it runs, so a
+  `dvc repro` started meanwhile is refused by DVC ("Unable to acquire lock"). DVC releases that lock
+  while a stage's command runs, so every stage and Snakemake also hold an engine lock of our own
+  (`blockbench.cli.hold_engine_lock`): a Snakemake started while a DVC stage runs, or while another
+  Snakemake or its jobs run, stops with one line naming what runs; a DVC stage started while a
+  Snakemake job runs (its Snakemake killed) stops too. Snakemake's stages end with their job's
+  shell (`cli.die_with_parent`).
 - **data/ first.** A clone has every trained run but no data/ (rebuilt, not in git). Snakemake
   reruns every job downstream of a job it must run unless the link is `ancient()` *and the file
   exists*, so with data/ missing, one edited run would plan every run's training; and a data job
@@ -12,7 +16,7 @@
   the raw data and splits up to date before the DAG is planned (the same stage scripts, in a
   subprocess) leaves only the runs a change touches.
 
-Only the standard library here: the Snakefile imports this while it parses.
+The standard library and blockbench.cli only: the Snakefile imports this while it parses.
 """
 
 from __future__ import annotations
@@ -24,11 +28,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import paths
+from . import cli, paths
 from .errors import BlockbenchError
 
 DVC_LOCK = Path(".dvc") / "tmp" / "lock"
 _held: list = []  # the open lock file, kept for the life of the process
+
+
+def one_engine_at_a_time(main_process: bool, root: Path = Path(".")) -> None:
+    """Mark the stages this Snakemake starts as Snakemake's (an environment variable its jobs
+    inherit); in the main process, hold Snakemake's engine lock and DVC's repository lock until it
+    exits. Raises BlockbenchError while a DVC command or stage, or another Snakemake, runs."""
+    os.environ[cli.ENGINE_ENV] = "snakemake"
+    if main_process and cli.hold_engine_lock("snakemake", root, alone=True):
+        hold_dvc_lock(root)
 
 
 def hold_dvc_lock(root: Path = Path(".")) -> bool:
