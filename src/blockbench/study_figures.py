@@ -112,8 +112,9 @@ def bars(
 
 def severity(levels: pd.DataFrame, path: str | Path, threshold: float) -> None:
     """Test accuracy, balanced accuracy and minority recall against the imbalance ratio ρ (log
-    axis): per architecture (colour) and remedy (solid: none, dashed: the chosen remedy) the mean
-    over seeds with its 95% interval shaded; minority recall's `threshold` as a dotted line."""
+    axis): per architecture (colour) and remedy (solid: none; dashed, dash-dot, ...: each remedy,
+    the same style for both architectures) the mean over seeds with its 95% interval shaded;
+    minority recall's `threshold` as a dotted black line."""
     panels = [
         ("accuracy %", "test accuracy (%)"),
         ("balanced accuracy %", "balanced accuracy (%)"),
@@ -121,16 +122,18 @@ def severity(levels: pd.DataFrame, path: str | Path, threshold: float) -> None:
     ]
     with figure(path, ncols=3, figsize=(16, 4.8), squeeze=False) as (fig, axes):
         archs = list(dict.fromkeys(levels["architecture"]))
+        remedies = [r for r in dict.fromkeys(levels["remedy"]) if r != "none"]
+        styles = ["--", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (8, 2))]
         for ax, (col, ylabel) in zip(axes[0], panels):
             for (arch, remedy), df in levels.groupby(["architecture", "remedy"], sort=False):
                 df = df.sort_values("rho")
                 colour = f"C{archs.index(arch)}"
-                style = "-" if remedy == "none" else "--"
+                style = "-" if remedy == "none" else styles[remedies.index(remedy) % len(styles)]
                 n = int(df["seeds"].min())
                 ax.plot(
                     df["rho"],
                     df[col],
-                    style,
+                    linestyle=style,
                     marker="o",
                     ms=3,
                     color=colour,

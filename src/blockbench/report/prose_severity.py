@@ -1,17 +1,30 @@
-"""Imbalance severity: how each architecture, with and without the remedy chosen on validation,
-degrades as the minority classes keep fewer of their images (`study.severity`).
+"""Imbalance severity: how each architecture, with and without a remedy, degrades as the minority
+classes keep fewer of their images (`study.severity`), and which tolerates more.
 
 The levels are named splits (their `keep_fraction`); the imbalance ratio ρ of a level is the
 largest training class over the smallest, read from the split's counts. A curve's runs are found
 by configuration: for each architecture, the run with the architecture's configuration on the
-level's split (no remedy), and the run with the chosen remedy's configuration on that split, so
-the main study's runs are reused at their own levels. A curve uses the seeds every one of its
+level's split (no remedy), the run with its chosen remedy's configuration on that split, and the
+run with the other architecture's chosen remedy (the remedies grid's same variant) on that split,
+so the main study's runs are reused at their own levels. A curve uses the seeds every one of its
 levels has, so each level's mean is over the same seeds.
+
+The architectures are compared in arms: no remedy; each with its own chosen remedy (each block
+type's best remedy, two remedies); and, where both curves exist, both with the same remedy (one
+remedy, so only the block type differs). Per arm, two estimands that can be answered:
+- the paired threshold ratio ρ*(a) / ρ*(b): per seed, where each curve's minority recall falls
+  below the threshold, then their ratio; its geometric mean over seeds with a 95% t-interval on
+  the log scale, a difference test on the log ratio and a TOST within ±ln(`ratio_margin`), one
+  Holm-Bonferroni over every arm's tests, and the verdict of `statistics.verdict`;
+- a pooled model over every level: per-image minority correctness against log10 ρ × block type
+  (statsmodels' GEE, binomial, exchangeable working correlation, runs as clusters), whose
+  interaction says whether the gap grows with ρ.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -21,7 +34,7 @@ from .. import study_figures
 from ..errors import BlockbenchError
 from . import statistics
 from .runs import Group, accuracy, balanced_accuracy, minority_recall
-from .tables import link_to, num, summary_columns, text
+from .tables import link_to, num, p_value, summary_columns, text
 
 QUESTION = "9 severity"
 SEED_KEYS = ("seed", "replicate_seeds")  # not part of a configuration
@@ -30,6 +43,10 @@ CURVE_METRICS = {  # column -> (getter, scale)
     "balanced accuracy %": (balanced_accuracy, "pct"),
     "minority recall": (minority_recall, "rate"),
 }
+NONE, CHOSEN, SAME = "none", "chosen remedy", "same remedy"
+RATIO_MARGIN = 1.25  # default of study.severity.ratio_margin: ratios within 1/1.25-1.25 are equal
+WIDTH_TARGET = 1.5  # the ratio's 95% interval is narrow enough when hi / lo is at most this
+RATIO_FAMILY = "threshold ratio"
 
 
 def spec(study) -> dict:
@@ -55,9 +72,25 @@ def run_on_split(study, template: str, split: str) -> str | None:
     return None
 
 
-def curves(study) -> dict[tuple[str, str], dict[str, str]]:
-    """(architecture, remedy) -> {level split: run}, levels in ascending ρ; the remedy is
-    'none' or the one chosen on validation for the architecture."""
+def remedy_of(study, run: str) -> str:
+    return study.groups[run].cfg.get("remedy", "none")
+
+
+def chosen_remedy(study, arch: str) -> str | None:
+    """The remedy chosen on validation for `arch` (its name in the run config), or None."""
+    best = study.selected_remedy(arch) if arch in study.groups else None
+    return remedy_of(study, best) if best else None
+
+
+def same_remedy_template(study, arch: str, other: str) -> str | None:
+    """`arch`'s run in the remedies-grid variant chosen for `other` (None: no such run)."""
+    best = study.selected_remedy(other) if other in study.groups else None
+    variant = next((v for v, r in study.remedies.get(other, {}).items() if r == best), None)
+    run = study.remedies.get(arch, {}).get(variant) if variant else None
+    return run if run in study.groups else None
+
+
+def _levels(study) -> list[str]:
     levels = spec(study).get("splits") or []
     unknown = [s for s in levels if s not in study.params["splits"]]
     if unknown:
@@ -73,20 +106,54 @@ def curves(study) -> dict[tuple[str, str], dict[str, str]]:
             f"params.yaml: study.severity.grids: unknown grid {grids[0]!r}; "
             f"known grids: {', '.join(study.params.get('grids') or {})}"
         )
+    return levels
+
+
+def _by_rho(study, runs: dict[str, str]) -> dict[str, str]:
+    return dict(sorted(runs.items(), key=lambda kv: imbalance_ratio(study.groups[kv[1]])))
+
+
+def curves(study) -> dict[tuple[str, str], dict[str, str]]:
+    """(architecture, remedy) -> {level split: run}, levels in ascending ρ; the remedy is 'none',
+    the one chosen on validation for the architecture, or the one chosen for the other
+    architecture (the same-remedy arm: kept where it has at least two levels)."""
+    levels = _levels(study)
+    archs = [x for x in (study.study["mobilenet"], study.study["plain"]) if x in study.groups]
     out = {}
-    for arch in (study.study["mobilenet"], study.study["plain"]):
-        if arch not in study.groups:
-            continue
+    for arch in archs:
         arms = {"none": arch}
         best = study.selected_remedy(arch)
         if best:
-            arms[study.groups[best].cfg.get("remedy", "none")] = best
-        for remedy, template in arms.items():
+            arms[remedy_of(study, best)] = best
+        extra = {}
+        for other in archs:
+            template = same_remedy_template(study, arch, other) if other != arch else None
+            if template and remedy_of(study, template) not in arms:
+                extra[remedy_of(study, template)] = template
+        for remedy, template in {**arms, **extra}.items():
             runs = {s: r for s in levels if (r := run_on_split(study, template, s))}
-            if runs:
-                out[(arch, remedy)] = dict(
-                    sorted(runs.items(), key=lambda kv: imbalance_ratio(study.groups[kv[1]]))
-                )
+            if runs and (remedy in arms or len(runs) >= 2):
+                out[(arch, remedy)] = _by_rho(study, runs)
+    return out
+
+
+def arms(study, table) -> list[tuple[str, tuple[str, str], tuple[str, str]]]:
+    """(arm, a's curve key, b's curve key): 'none'; 'chosen remedy' (each architecture's own
+    chosen remedy: the remedies may differ); 'same remedy' (both with one remedy, where its two
+    curves exist and it is not already the chosen-remedy arm; 'same remedy (<remedy>)' if more
+    than one)."""
+    a, b = study.study["mobilenet"], study.study["plain"]
+    out = []
+    if (a, "none") in table and (b, "none") in table:
+        out.append((NONE, (a, "none"), (b, "none")))
+    ca, cb = chosen_remedy(study, a), chosen_remedy(study, b)
+    if ca and cb and (a, ca) in table and (b, cb) in table:
+        out.append((CHOSEN, (a, ca), (b, cb)))
+    same = [
+        r for (x, r) in table if x == a and r != "none" and (b, r) in table and not (r == ca == cb)
+    ]
+    for r in same:
+        out.append((SAME if len(same) == 1 else f"{SAME} ({r})", (a, r), (b, r)))
     return out
 
 
@@ -114,15 +181,23 @@ def crossing(rho, values, threshold: float) -> tuple[float | None, str]:
     return None, "above"
 
 
+def seed_crossings(study, runs: dict[str, str], seeds, threshold: float) -> dict[int, tuple]:
+    """Per seed: `crossing` of its minority recall over the curve's levels."""
+    rho = [imbalance_ratio(study.groups[r]) for r in runs.values()]
+    return {
+        s: crossing(
+            rho, [study.groups[r].by_seed(minority_recall)[s] for r in runs.values()], threshold
+        )
+        for s in seeds
+    }
+
+
 def threshold_row(study, arch: str, remedy: str, runs: dict[str, str], threshold: float) -> dict:
     """The ρ at which minority recall falls below `threshold`, per seed, and its geometric mean
     over the seeds with a 95% t-interval on log10 ρ (where every seed crosses)."""
     seeds = shared_seeds(study, runs)
-    rho = [imbalance_ratio(study.groups[r]) for r in runs.values()]
     found, outcomes = [], []
-    for s in seeds:
-        values = [study.groups[r].by_seed(minority_recall)[s] for r in runs.values()]
-        x, how = crossing(rho, values, threshold)
+    for x, how in seed_crossings(study, runs, seeds, threshold).values():
         outcomes.append(how)
         if x is not None:
             found.append(math.log10(x))
@@ -147,19 +222,21 @@ def threshold_row(study, arch: str, remedy: str, runs: dict[str, str], threshold
     return row
 
 
+def arm_runs(study, table, ka, kb) -> tuple[list[str], list[int]]:
+    """The levels both curves of an arm have, and the seeds every one of their runs has."""
+    levels = [s for s in table[ka] if s in table[kb]]
+    runs = {f"{k}{s}": table[k][s] for k in (ka, kb) for s in levels}
+    return levels, shared_seeds(study, runs)
+
+
 def level_pairs(study, table) -> list[tuple[str, str, str, str]]:
-    """(arm, split, c1m3 run, c4 run) at every level both curves of an arm have; the arm is
-    'none' or 'chosen remedy' (the architectures' chosen remedies may differ)."""
-    a, b = study.study["mobilenet"], study.study["plain"]
-    arms_a = [r for (arch, r) in table if arch == a]
-    arms_b = [r for (arch, r) in table if arch == b]
-    out = []
-    for ra, rb in zip(arms_a, arms_b):
-        arm = "none" if ra == "none" else "chosen remedy"
-        for split, run_a in table[(a, ra)].items():
-            if run_b := table[(b, rb)].get(split):
-                out.append((arm, split, run_a, run_b))
-    return out
+    """(arm, split, a's run, b's run) at every level both curves of an arm have (`arms`)."""
+    return [
+        (arm, split, run_a, run_b)
+        for arm, ka, kb in arms(study, table)
+        for split, run_a in table[ka].items()
+        if (run_b := table[kb].get(split))
+    ]
 
 
 def declare(study) -> None:
@@ -214,16 +291,15 @@ def gap_table(study, table) -> pd.DataFrame:
 
 
 def gain_table(study, table) -> pd.DataFrame:
-    """Per architecture and level: the remedy's gain in minority recall over no remedy (paired
-    by seed; its 95% interval inside what a gain can be, `statistics.bounded_gain`)."""
+    """Per architecture, remedy and level: the remedy's gain in minority recall over no remedy
+    (paired by seed; its 95% interval inside what a gain can be, `statistics.bounded_gain`)."""
     rows = []
-    for arch in (study.study["mobilenet"], study.study["plain"]):
-        arms = {r: runs for (x, r), runs in table.items() if x == arch}
-        if "none" not in arms or len(arms) < 2:
+    for (arch, remedy), runs in table.items():
+        base_curve = table.get((arch, "none"))
+        if remedy == "none" or not base_curve:
             continue
-        remedy = next(r for r in arms if r != "none")
-        for split, run in arms[remedy].items():
-            base = arms["none"].get(split)
+        for split, run in runs.items():
+            base = base_curve.get(split)
             if not base:
                 continue
             r = statistics.bounded_gain(
@@ -245,58 +321,233 @@ def gain_table(study, table) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def trend(study, table, remedy_arm: str) -> dict | None:
-    """The slope of the per-seed minority recall gap (c1m3 − c4, pp) against log10 ρ, fitted per
-    seed over the levels both curves share, with a 95% t-interval over the seeds."""
-    a, b = study.study["mobilenet"], study.study["plain"]
-    ka = next((k for k in table if k[0] == a and (k[1] == "none") == (remedy_arm == "none")), None)
-    kb = next((k for k in table if k[0] == b and (k[1] == "none") == (remedy_arm == "none")), None)
-    if not ka or not kb:
+# ------------------------------------------------------------------ the paired threshold ratio
+def seeds_for_width(sd: float | None, width: float = WIDTH_TARGET) -> int | None:
+    """The fewest seeds whose 95% t-interval of a mean log ratio is at most `width` wide as a
+    factor (hi / lo = exp(2 t sd / sqrt n) <= width), for a seed-level sd of the ln ratio; None
+    without an sd or past statistics.MAX_SEEDS."""
+    if sd is None:
         return None
-    levels = [s for s in table[ka] if s in table[kb]]
-    seeds = sorted(
-        set(shared_seeds(study, {s: table[ka][s] for s in levels}))
-        & set(shared_seeds(study, {s: table[kb][s] for s in levels}))
+
+    def wide(n: int) -> bool:
+        return 2 * sps.t.ppf(0.975, n - 1) * sd / math.sqrt(n) > math.log(width)
+
+    lo, hi = 2, 2
+    while wide(hi):  # double, then bisect (the width shrinks as n grows)
+        if hi >= statistics.MAX_SEEDS:
+            return None
+        lo, hi = hi + 1, min(2 * hi, statistics.MAX_SEEDS)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if wide(mid):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def ratio_margin(study) -> float:
+    return float(spec(study).get("ratio_margin") or RATIO_MARGIN)
+
+
+def log_ratios(study, table, ka, kb, threshold: float) -> tuple[dict, dict, int]:
+    """Per seed both curves of an arm have (on the levels both have), ln ρ* of each where both
+    cross the threshold: ({seed: ln ρ*(a)}, {seed: ln ρ*(b)}, seeds where either does not)."""
+    levels, seeds = arm_runs(study, table, ka, kb)
+    if len(levels) < 2:
+        return {}, {}, len(seeds)
+    xa = seed_crossings(study, {s: table[ka][s] for s in levels}, seeds, threshold)
+    xb = seed_crossings(study, {s: table[kb][s] for s in levels}, seeds, threshold)
+    both = [s for s in seeds if xa[s][0] is not None and xb[s][0] is not None]
+    return (
+        {s: math.log(xa[s][0]) for s in both},
+        {s: math.log(xb[s][0]) for s in both},
+        len(seeds) - len(both),
     )
-    if len(levels) < 3 or len(seeds) < 2:
-        return None
-    x = np.log10([imbalance_ratio(study.groups[table[ka][s]]) for s in levels])
-    slopes = []
-    for seed in seeds:
-        gap = [
-            100
-            * (
-                study.groups[table[ka][s]].by_seed(minority_recall)[seed]
-                - study.groups[table[kb][s]].by_seed(minority_recall)[seed]
-            )
-            for s in levels
+
+
+def ratio_table(study, table, threshold: float) -> pd.DataFrame:
+    """Per arm: the paired threshold ratio ρ*(a) / ρ*(b), its 95% interval and width, and its
+    verdict (difference test on the ln ratio and TOST within ±ln margin; one Holm-Bonferroni over
+    every arm's tests), with the seeds its interval needs to be narrower than WIDTH_TARGET."""
+    margin = ratio_margin(study)
+    family = statistics.Family(study.alpha, study.study.get("power", 0.8))
+    keys = []
+    for arm, ka, kb in arms(study, table):
+        va, vb, lost = log_ratios(study, table, ka, kb, threshold)
+        key = family.add(
+            QUESTION,
+            f"{ka[0]} ({ka[1]})",
+            f"{kb[0]} ({kb[1]})",
+            "ln threshold ratio",
+            va,
+            vb,
+            RATIO_FAMILY,
+            "equivalence",
+            math.log(margin),
+        )
+        keys.append((arm, ka, kb, key, lost))
+    family.finish()
+    rows = []
+    for arm, ka, kb, key, lost in keys:
+        c = family[key]
+        r = c.result
+        tested = r["p"] is not None
+        ratio = math.exp(r["diff"]) if r["diff"] is not None else None
+        lo, hi = (math.exp(r["lo"]), math.exp(r["hi"])) if tested else (None, None)
+        if not tested:
+            verdict = "not tested"
+        elif statistics.is_different(c.verdict):
+            verdict = f"{c.verdict} ({'higher' if r['diff'] > 0 else 'lower'})"
+        else:
+            verdict = c.verdict
+        sd = r.get("sd")
+        rows.append(
+            {
+                "arm": arm,
+                "remedies": f"{ka[1]} / {kb[1]}",
+                "seeds": r["n"],
+                "threshold ratio": num(ratio),
+                "threshold ratio lo": num(lo),
+                "threshold ratio hi": num(hi),
+                "width ×": num(hi / lo) if tested else None,
+                "margin ×": margin,
+                "verdict": verdict,
+                "seeds for width": seeds_for_width(sd) if tested else None,
+                "width target ×": WIDTH_TARGET,
+                "seeds not crossing": lost,
+                "sd ln ratio": num(sd, 4) if tested else None,
+                "p (Holm)": p_value(c.p_holm),
+                "p equivalence (Holm)": p_value(c.p_equiv_holm),
+                "seeds for equivalence": (
+                    statistics.tost_seeds_needed(sd, math.log(margin), study.alpha, family.power)
+                    if tested and sd
+                    else None
+                ),
+                "threshold": threshold,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ the pooled model
+def pooled_data(study, table, ka, kb) -> pd.DataFrame:
+    """One row per minority test image of every run of an arm's two curves (the levels both have,
+    the seeds all their runs have): right (0/1), log10 ρ, block (1: a, 0: b), run (a number)."""
+    levels, seeds = arm_runs(study, table, ka, kb)
+    parts = []
+    for block, key in ((1, ka), (0, kb)):
+        for split in levels:
+            g = study.groups[table[key][split]]
+            x = math.log10(imbalance_ratio(g))
+            for r in g.runs:
+                if r.seed not in seeds:
+                    continue
+                right = r.correct[np.isin(r.y_true, r.minority)].astype(float)
+                run = len(parts)
+                parts.append(
+                    pd.DataFrame({"right": right, "log10 rho": x, "block": block, "run": run})
+                )
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def pooled_model(study, table, arm: str, ka, kb) -> list[dict]:
+    """Per-image minority correctness against log10 ρ × block type over every level of an arm:
+    logit P(right) = b0 + b1 (log10 ρ − centre) + b2 a + b3 a (log10 ρ − centre), a = 1 for
+    `ka`'s architecture; statsmodels' GEE (binomial, exchangeable working correlation within a
+    run, robust intervals over runs). b3 is how the a − b gap in log-odds changes per tenfold
+    ρ; b2 is the gap at ρ = 10^centre (the levels' mean log10 ρ).
+
+    Every run is scored on the same test images and its covariates are constant within it, so
+    this is the binomial model of each run's counts with the runs as the unit of replication:
+    seed-to-seed spread widens the interval; the many images of one run do not narrow it. A
+    study has tens of runs, not hundreds, so the sandwich is scaled by G / (G - 4) and the
+    intervals and p values take t with G - 4 degrees of freedom (G runs; as Stata's clustered
+    errors). Mancl and DeRouen's bias-reduced sandwich would form a matrix of a run's images
+    squared: minutes per fit."""
+    from statsmodels.genmod import families
+    from statsmodels.genmod.cov_struct import Exchangeable
+    from statsmodels.genmod.generalized_estimating_equations import GEE
+    from statsmodels.genmod.generalized_linear_model import GLM
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    data = pooled_data(study, table, ka, kb)
+    if data.empty or data["log10 rho"].nunique() < 2 or data["run"].nunique() < 6:
+        return []
+    centre = float(np.mean(sorted(set(data["log10 rho"]))))
+
+    def design(df: pd.DataFrame) -> np.ndarray:
+        x = df["log10 rho"].to_numpy(dtype=float) - centre
+        block = df["block"].to_numpy(dtype=float)
+        return np.column_stack([np.ones_like(x), x, block, x * block])
+
+    # the start: the same model on each run's counts (its estimate when the working correlation
+    # is independence; GEE's own start refits it on every image, most of the time spent here)
+    runs = data.groupby("run", sort=False).agg(
+        right=("right", "sum"), n=("right", "size"), **{"log10 rho": ("log10 rho", "first")}
+    )
+    runs["block"] = data.groupby("run", sort=False)["block"].first()
+    clusters = len(runs)
+    counts = np.column_stack([runs["right"], runs["n"] - runs["right"]])
+    start = GLM(counts, design(runs), family=families.Binomial()).fit().params
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        fit = GEE(
+            data["right"].to_numpy(),
+            design(data),
+            groups=data["run"].to_numpy(),
+            family=families.Binomial(),
+            cov_struct=Exchangeable(),
+        ).fit(start_params=start, scaling_factor=clusters / (clusters - 4))
+    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    t = sps.t(clusters - 4)
+    se = np.asarray(fit.bse)
+    half = t.ppf((1 + statistics.LEVEL) / 2) * se
+    ci = np.column_stack([fit.params - half, fit.params + half])
+    pvalues = 2 * t.sf(np.abs(np.asarray(fit.params) / se))
+    a, b = ka[0], kb[0]
+    terms = (
+        f"{b}: log-odds at centre",
+        f"{b}: per tenfold rho",
+        f"{a} − {b} at centre",
+        f"{a} − {b} per tenfold rho",
+    )
+    rows = []
+    for i, term in enumerate(terms):
+        coef, lo, hi = float(fit.params[i]), float(ci[i, 0]), float(ci[i, 1])
+        rows.append(
+            {
+                "arm": arm,
+                "term": term,
+                "coefficient": num(coef, 3),
+                "coefficient lo": num(lo, 3),
+                "coefficient hi": num(hi, 3),
+                "odds ratio": num(math.exp(coef), 3),
+                "odds ratio lo": num(math.exp(lo), 3),
+                "odds ratio hi": num(math.exp(hi), 3),
+                "p": p_value(float(pvalues[i])),
+                "runs": int(data["run"].nunique()),
+                "levels": int(data["log10 rho"].nunique()),
+                "centre rho": num(10**centre, 1),
+                "images": len(data),
+                "within-run correlation": num(float(fit.cov_struct.dep_params), 4),
+                "converged": "yes" if converged else "no",
+            }
+        )
+    return rows
+
+
+def pooled_table(study, table) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            row
+            for arm, ka, kb in arms(study, table)
+            for row in pooled_model(study, table, arm, ka, kb)
         ]
-        slopes.append(np.polyfit(x, gap, 1)[0])
-    d = statistics.describe(slopes)
-    return {
-        "arm": remedy_arm,
-        "levels": len(levels),
-        "seeds": len(seeds),
-        "slope (pp per tenfold rho)": num(d["mean"]),
-        "slope (pp per tenfold rho) lo": num(d["lo"]),
-        "slope (pp per tenfold rho) hi": num(d["hi"]),
-    }
-
-
-def _trend_words(r: dict, a: str, b: str) -> str:
-    s, lo, hi = (
-        r["slope (pp per tenfold rho)"],
-        r["slope (pp per tenfold rho) lo"],
-        r["slope (pp per tenfold rho) hi"],
     )
-    ci = f"{text(s, 2)} pp per tenfold ρ [{text(lo, 2)}, {text(hi, 2)}], {r['seeds']} seeds"
-    if hi is not None and hi < 0:
-        return f"{a}'s minority recall falls further behind {b}'s as ρ grows ({ci})"
-    if lo is not None and lo > 0:
-        return f"{a}'s minority recall gains on {b}'s as ρ grows ({ci})"
-    return f"no trend of the {a} − {b} minority recall gap with ρ can be told from zero ({ci})"
 
 
+# ------------------------------------------------------------------ the section
 def section(study) -> list[str]:
     table = curves(study)
     if not table:
@@ -307,7 +558,8 @@ def section(study) -> list[str]:
     cross = pd.DataFrame([threshold_row(study, k[0], k[1], r, threshold) for k, r in table.items()])
     gaps = gap_table(study, table)
     gains = gain_table(study, table)
-    trends = pd.DataFrame([t for arm in ("none", "remedy") if (t := trend(study, table, arm))])
+    ratios = ratio_table(study, table, threshold)
+    pooled = pooled_table(study, table)
     path = study.figure("severity")
     study_figures.severity(levels, path, threshold)
     lines = [
@@ -315,9 +567,10 @@ def section(study) -> list[str]:
         "",
         "The minority classes keep a share `keep_fraction` of their training images, from "
         f"{text(levels['keep fraction'].min(), 3)} to {text(levels['keep fraction'].max(), 3)}; ρ "
-        "is the largest training class over the smallest. Per architecture, without a remedy and "
-        "with the remedy chosen on validation (section 8), the mean over the seeds every level of "
-        "the curve has and its 95% interval:",
+        "is the largest training class over the smallest. Per architecture, without a remedy, "
+        "with the remedy chosen on validation for it (section 8), and with the remedy chosen for "
+        "the other architecture where that was trained at the levels, the mean over the seeds "
+        "every level of the curve has and its 95% interval:",
         "",
         study.tables(levels, "severity"),
         f"![test accuracy, balanced accuracy and minority recall against ρ]({link_to(path)})",
@@ -339,8 +592,10 @@ def section(study) -> list[str]:
         lines.append(f"- {r['architecture']}, remedy {r['remedy']}: below {threshold:g} {where}.")
     lines += [
         "",
-        f"{a} − {b} at each level (secondary family; each architecture with its own chosen remedy "
-        "in the remedy arm). The verdicts are Holm–Bonferroni adjusted within the secondary family "
+        f"{a} − {b} at each level, per arm: no remedy; the chosen remedy (each block type's best "
+        "remedy, chosen on validation: the remedies may differ, so this arm compares remedies as "
+        "well as block types); the same remedy (one remedy for both: only the block type "
+        "differs). The verdicts are Holm–Bonferroni adjusted within the secondary family "
         '(see "Every comparison"); the intervals are not, so an interval that excludes zero can '
         'still carry "inconclusive":',
         "",
@@ -348,40 +603,207 @@ def section(study) -> list[str]:
     ]
     if len(gains):
         lines += [
-            "The remedy's gain in minority recall over no remedy, paired by seed:",
+            "Each remedy's gain in minority recall over no remedy, paired by seed:",
             "",
             study.tables(gains, "severity_gains"),
         ]
-    lines += answer(study, gaps, trends, a, b)
+    lines += [
+        f"The paired threshold ratio ρ*({a}) / ρ*({b}): per seed, where each curve falls below "
+        f"{threshold:g} (on the levels both curves have), then the ratio; the geometric mean over "
+        "the seeds where both cross with its 95% t-interval on the log scale, its width (upper "
+        "over lower end), and the verdict of a difference test on the log ratio and a TOST "
+        "within the declared factor (one Holm–Bonferroni over every arm's tests). Above 1, "
+        f"{a} tolerates more imbalance. 'seeds for width' is the number of seeds whose interval "
+        "would be narrower than the width target at the seed-to-seed spread seen here:",
+        "",
+        study.tables(
+            ratios,
+            "severity_threshold_ratio",
+            shown=[
+                "arm",
+                "remedies",
+                "seeds",
+                "threshold ratio",
+                "threshold ratio lo",
+                "threshold ratio hi",
+                "width ×",
+                "margin ×",
+                "verdict",
+                "seeds for width",
+            ],
+        ),
+    ]
+    if len(pooled):
+        lines += [
+            "The pooled model, per arm: every minority test image of every run at every level, "
+            f"right or wrong, against log10 ρ (centred) × block type ({a} against {b}); GEE "
+            "(binomial, exchangeable correlation within a run, runs as clusters), 95% robust "
+            f"intervals. '{a} − {b} per tenfold rho' is the interaction: how the gap in log-odds "
+            "changes per tenfold ρ (0: the curves are shifted, not of different steepness):",
+            "",
+            study.tables(
+                pooled,
+                "severity_pooled_model",
+                shown=[
+                    "arm",
+                    "term",
+                    "coefficient",
+                    "coefficient lo",
+                    "coefficient hi",
+                    "odds ratio",
+                    "odds ratio lo",
+                    "odds ratio hi",
+                    "p",
+                    "runs",
+                    "centre rho",
+                ],
+            ),
+        ]
+    lines += answer(study, table, gaps, ratios, pooled, a, b)
     return lines
 
 
-def answer(study, gaps: pd.DataFrame, trends: pd.DataFrame, a: str, b: str) -> list[str]:
-    """The section's answer in words, each derived from a row above."""
+# ------------------------------------------------------------------ the answer in words
+def _tolerance(verdict: str, a: str, b: str, margin: str) -> str:
+    """What a threshold ratio's verdict says about which block type tolerates more imbalance."""
+    base = verdict.split(" (")[0]
+    more, less = (a, b) if verdict.endswith("(higher)") else (b, a)
+    if base == statistics.EQUIVALENT:
+        return f"the two tolerate the same imbalance within {margin}"
+    if base == statistics.WITHIN:
+        return f"{more} tolerates more imbalance than {less}, by less than {margin}"
+    if statistics.is_different(base):
+        return f"{more} tolerates more imbalance than {less}"
+    return f"which tolerates more cannot be told, nor their equivalence within {margin}"
+
+
+def _ratio_words(r: pd.Series, a: str, b: str) -> str:
+    if r["verdict"] == "not tested":
+        return (
+            f"ρ*({a}) / ρ*({b}) is not tested ({r['seeds']} seeds where both curves cross, "
+            f"{r['seeds not crossing']} where one does not)"
+        )
+    ci = (
+        f"ρ*({a}) / ρ*({b}) = {text(r['threshold ratio'], 2)} "
+        f"[{text(r['threshold ratio lo'], 2)}, {text(r['threshold ratio hi'], 2)}] over "
+        f"{r['seeds']} seeds, an interval {text(r['width ×'], 2)}× wide"
+    )
+    what = _tolerance(r["verdict"], a, b, f"{text(r['margin ×'], 2)}×")
+    need = ""
+    if pd.notna(r["seeds for width"]) and r["width ×"] > r["width target ×"]:
+        need = (
+            f"; {int(r['seeds for width'])} seeds would make it narrower than "
+            f"{text(r['width target ×'], 1)}×"
+        )
+    return f"{ci}: {r['verdict']}, so {what}{need}"
+
+
+def _interaction_words(rows: pd.DataFrame, a: str, b: str) -> str:
+    r = rows[rows["term"] == f"{a} − {b} per tenfold rho"].iloc[0]
+    ci = (
+        f"{text(r['coefficient'], 3)} [{text(r['coefficient lo'], 3)}, "
+        f"{text(r['coefficient hi'], 3)}] in log-odds per tenfold ρ (odds ratio "
+        f"{text(r['odds ratio'], 3)}, p {r['p']}, {r['runs']} runs)"
+    )
+    if r["coefficient hi"] < 0:
+        return f"the {a} − {b} gap grows against {a} as ρ grows: {ci}"
+    if r["coefficient lo"] > 0:
+        return f"the {a} − {b} gap grows in {a}'s favour as ρ grows: {ci}"
+    return f"no change of the {a} − {b} gap with ρ can be told from zero: {ci}"
+
+
+def _arm_phrase(arm: str, remedies: str) -> str:
+    if arm == NONE:
+        return "without a remedy"
+    if arm == CHOSEN:
+        return f"with each block type's best remedy ({remedies})"
+    return f"with the same remedy for both ({remedies.split(' / ')[0]})"
+
+
+def _level_verdicts(gaps: pd.DataFrame, arm: str, a: str, b: str, label: str) -> str | None:
+    """How many levels' minority recall differences are equivalent, different, inconclusive."""
+    rows = gaps[gaps["arm"] == arm] if len(gaps) else gaps
+    if not len(rows):
+        return None
+    verdicts = rows["minority recall verdict"].tolist()
+    n_eq = sum(statistics.is_same(v) for v in verdicts)
+    n_diff = verdicts.count(statistics.BEYOND)
+    closed = (
+        "closes the gap at every level"
+        if n_eq == len(verdicts)
+        else "does not close the gap at every level"
+        if n_diff
+        else "cannot be shown to close the gap at every level"
+    )
+    margins = rows["minority recall margin ± (pp)"].dropna().unique()
+    within = f"±{text(margins[0], 1)} pp" if len(margins) == 1 else "its margin"
+    return (
+        f"- {label}, the {a} − {b} minority recall difference is equivalent "
+        f"within {within} at {n_eq} of {len(verdicts)} levels, different at {n_diff} and "
+        f"inconclusive at {len(verdicts) - n_eq - n_diff}: the remedy {closed}."
+    )
+
+
+def same_remedy_note(study, table) -> str | None:
+    """Where no same-remedy arm exists: why (the chosen remedies are one, so the chosen-remedy
+    arm is it; or the runs of the other remedy are missing, with the levels they exist at)."""
+    a, b = study.study["mobilenet"], study.study["plain"]
+    ca, cb = chosen_remedy(study, a), chosen_remedy(study, b)
+    if not ca or not cb or any(arm.startswith(SAME) for arm, _, _ in arms(study, table)):
+        return None
+    if ca == cb and same_remedy_template(study, b, a) == study.selected_remedy(b):
+        return (
+            f"- The remedy chosen for both is {ca}: the chosen-remedy arm compares the block "
+            "types under one remedy."
+        )
+    levels = spec(study).get("splits") or []
+    have = []
+    for arch, other, remedy in ((b, a, ca), (a, b, cb)):
+        template = same_remedy_template(study, arch, other)
+        n = sum(bool(run_on_split(study, template, s)) for s in levels) if template else 0
+        have.append(f"{arch} with {remedy} has runs at {n} of {len(levels)} levels")
+    return (
+        f"- One remedy for both: not answered yet ({'; '.join(have)}); declare those runs as a "
+        "grid beside the severity grids and list it in study.severity.grids."
+    )
+
+
+def answer(study, table, gaps, ratios, pooled, a: str, b: str) -> list[str]:
+    """The section's answer in words, each number read from a table above: (a) which block type
+    tolerates more imbalance (the threshold ratio and its verdict), (b) whether the gap grows
+    with ρ (the pooled model's interaction), (c) whether the same remedy closes it."""
     out = ["**The answer.**", ""]
-    if len(trends):
-        out.append(study.tables(trends, "severity_trend"))
-        for _, r in trends.iterrows():
-            arm = "without a remedy" if r["arm"] == "none" else "with the chosen remedies"
-            out.append(f"- {arm.capitalize()}: {_trend_words(r, a, b)}.")
-    remedy = gaps[gaps["arm"] == "chosen remedy"] if len(gaps) else gaps
-    if len(remedy):
-        verdicts = remedy["minority recall verdict"].tolist()
-        n_eq = sum(statistics.is_same(v) for v in verdicts)
-        n_diff = verdicts.count(statistics.BEYOND)
-        closed = (
-            "closes the gap at every level"
-            if n_eq == len(verdicts)
-            else "does not close the gap at every level"
-            if n_diff
-            else "cannot be shown to close the gap at every level"
-        )
-        margins = remedy["minority recall margin ± (pp)"].dropna().unique()
-        within = f"±{text(margins[0], 1)} pp" if len(margins) == 1 else "its margin"
+    remedies = dict(zip(ratios["arm"], ratios["remedies"])) if len(ratios) else {}
+    for _, r in ratios.iterrows():
         out.append(
-            f"- With the chosen remedies, the {a} − {b} minority recall difference is equivalent "
-            f"within {within} at {n_eq} of {len(verdicts)} levels, different at {n_diff} and "
-            f"inconclusive at {len(verdicts) - n_eq - n_diff}: the remedy {closed}."
+            f"- {_arm_phrase(r['arm'], r['remedies']).capitalize()}: {_ratio_words(r, a, b)}."
         )
+    if len(pooled):
+        for arm, rows in pooled.groupby("arm", sort=False):
+            phrase = _arm_phrase(arm, remedies.get(arm, "")).capitalize()
+            out.append(f"- {phrase}, pooled over every level: {_interaction_words(rows, a, b)}.")
+    for arm, _, _ in arms(study, table):
+        if arm != NONE:
+            label = "With the chosen remedies" if arm == CHOSEN else "With the same remedy"
+            if line := _level_verdicts(gaps, arm, a, b, label):
+                out.append(line)
+    same = ratios[ratios["arm"].str.startswith(SAME)] if len(ratios) else ratios
+    for _, r in same.iterrows():
+        base = r["verdict"].split(" (")[0]
+        closes = (
+            "closes the gap in tolerated imbalance"
+            if base == statistics.EQUIVALENT
+            else f"leaves a gap in tolerated imbalance smaller than {text(r['margin ×'], 2)}×"
+            if base == statistics.WITHIN
+            else "leaves a gap in tolerated imbalance"
+            if statistics.is_different(base)
+            else "cannot be shown to close the gap in tolerated imbalance"
+        )
+        out.append(
+            f"- The same remedy ({r['remedies'].split(' / ')[0]}) for both {closes}: its "
+            f"threshold ratio is {text(r['threshold ratio'], 2)} ({r['verdict']})."
+        )
+    if note := same_remedy_note(study, table):
+        out.append(note)
     out.append("")
     return out

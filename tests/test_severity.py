@@ -1,0 +1,256 @@
+"""Imbalance severity (report section 9) on runs fabricated with a known answer: per curve, minority
+recall is a logistic curve in log10 ρ that crosses 0.9 at a known ρ* (per seed, with a little
+seed-to-seed spread) with a known steepness, and each minority test image is right with that
+probability. The section must recover the paired threshold ratio ρ*(a) / ρ*(b) of every arm (no
+remedy, each block type's chosen remedy, one remedy for both) with its verdict, and the pooled
+model's interaction (how the a − b gap in log-odds changes per tenfold ρ)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+from test_report import sentence_numbers_missing_from_tables
+
+from blockbench import paths, report
+from blockbench.report import prose_severity as severity
+from blockbench.report import statistics
+from blockbench.report.runs import Group, Run
+
+MINORITY = [0, 4, 7]
+N_MINOR, N_MAJOR = 400, 100  # test images per minority / majority class
+MAJORITY_TRAIN = 5000
+RHO = [2**k for k in range(11)]  # 1 ... 1024: one level per doubling
+BASE_LEVEL = 3  # the split the base and remedies-grid runs train on (the study's own split)
+SEEDS = range(8)
+LOGIT_09 = math.log(0.9 / 0.1)
+ARCH = {"a": {"n_conv": 1, "n_mobilenet": 3}, "b": {"n_conv": 4, "n_mobilenet": 0}}
+REMEDY = {"none": "none", "la": "logit_adjust", "aug": "augment"}
+# per curve (architecture, remedies variant): log10 ρ* (where recall crosses 0.9) and the
+# steepness (log-odds lost per tenfold ρ). Known answers, a over b:
+#   no remedy:     ρ* ratio 0.5, interaction +1.0 (a's curve is less steep: 2 against 3)
+#   chosen remedy: a with la, b with aug: ratio 2.0, no interaction
+#   same remedy:   a and b with la: ratio 1.0, no interaction
+X_STAR = {("b", "none"): 1.6, ("b", "aug"): 2.2, ("b", "la"): 2.2 + math.log10(2)}
+X_STAR[("a", "none")] = X_STAR[("b", "none")] + math.log10(0.5)
+X_STAR[("a", "la")] = X_STAR[("b", "aug")] + math.log10(2.0)
+# (the remedies' curves are flatter: near ρ 1 a curve of slope 3 gets every image right at every
+# seed, where the interval of a difference of rates has no room)
+SLOPE = {("a", "none"): 2.0, ("b", "none"): 3.0, ("a", "la"): 2.0, ("b", "aug"): 2.0}
+SLOPE[("b", "la")] = 2.0
+KNOWN = {  # arm: (threshold ratio, interaction, verdict)
+    "none": (0.5, 1.0, "different, beyond the margin (lower)"),
+    "chosen remedy": (2.0, 0.0, "different, beyond the margin (higher)"),
+    "same remedy": (1.0, 0.0, "equivalent"),
+}
+SAYS = {  # arm: (how its lines start, what the ratio says, what the interaction says)
+    "none": ("Without a remedy", "b tolerates more imbalance than a", "the a − b gap grows in a's"),
+    "chosen remedy": (
+        "With each block type's best remedy (logit_adjust / augment)",
+        "a tolerates more imbalance than b",
+        "no change of the a − b gap with ρ can be told from zero",
+    ),
+    "same remedy": (
+        "With the same remedy for both (logit_adjust)",
+        "the two tolerate the same imbalance within 1.25×",
+        "no change of the a − b gap with ρ can be told from zero",
+    ),
+}
+SEED_SPREAD = 0.02  # sd of log10 ρ* over seeds, per curve
+
+
+def _split(level: int) -> dict:
+    minor = round(MAJORITY_TRAIN / RHO[level])
+    train = {str(c): minor if c in MINORITY else MAJORITY_TRAIN for c in range(10)}
+    return {"config": {"keep_fraction": minor / MAJORITY_TRAIN}, "class_counts": {"train": train}}
+
+
+def curve_recall(key: tuple[str, str], rho: float, x_star: float) -> float:
+    """A curve's minority recall at ρ: 0.9 at log10 ρ = x_star, falling with its steepness."""
+    return 1 / (1 + math.exp(-(LOGIT_09 - SLOPE.get(key, 3.0) * (math.log10(rho) - x_star))))
+
+
+def _rho(level: int) -> float:
+    return MAJORITY_TRAIN / _split(level)["class_counts"]["train"]["0"]  # as the report reads it
+
+
+def _run(name, arch, variant, level, seed, x_star, rng, y, rare, val) -> Run:
+    split = _split(level)
+    p = curve_recall((arch, variant), _rho(level), x_star)
+    right = np.where(rare, rng.random(len(y)) < p, rng.random(len(y)) < 0.99)
+    pred = np.where(right, y, (y + 1) % 10)
+    recall = {c: float(right[y == c].mean()) for c in range(10)}
+    cfg = {**ARCH[arch], "remedy": REMEDY[variant], "split": f"k{level}", "seed": seed}
+    metrics = {
+        "accuracy": float(right.mean()),
+        "balanced_accuracy": float(np.mean(list(recall.values()))),
+        "minority_recall_mean": float(np.mean([recall[c] for c in MINORITY])),
+        "minority_classes": MINORITY,
+        "validation": {"balanced_accuracy": val},
+    }
+    return Run(name, cfg, {}, metrics, pd.DataFrame(), y, pred, split)
+
+
+def fabricate(root, same_remedy_levels=True) -> report.Study:
+    """A Study of severity curves alone (no other section), runs in memory: the base runs a, b and
+    the remedies grid's a_la, a_aug, b_la, b_aug on split k3 (a picks la on validation, b aug),
+    and each curve's runs on every other level (b_la's only with `same_remedy_levels`)."""
+    rng = np.random.default_rng(36)
+    y = np.concatenate([np.full(N_MINOR if c in MINORITY else N_MAJOR, c) for c in range(10)])
+    rare = np.isin(y, MINORITY)
+    val = {("a", "la"): 0.9, ("a", "aug"): 0.8, ("b", "la"): 0.8, ("b", "aug"): 0.9}
+    # each curve's threshold, per seed: the same at every level of the seed
+    x_star = {
+        (key, s): X_STAR.get(key, 1.0) + SEED_SPREAD * rng.standard_normal()
+        for key in [(x, v) for x in ARCH for v in REMEDY]
+        for s in SEEDS
+    }
+    groups = {}
+    for arch in ARCH:
+        for variant in ("none", "la", "aug"):
+            template = arch if variant == "none" else f"{arch}_{variant}"
+            curve = (arch, variant) in X_STAR and (
+                same_remedy_levels or (arch, variant) != ("b", "la")
+            )
+            levels = range(len(RHO)) if curve else [BASE_LEVEL]
+            for level in levels:
+                name = template if level == BASE_LEVEL else f"{template}_k{level}"
+                runs = [
+                    _run(
+                        name if s == 0 else f"{name}_s{s}",
+                        arch,
+                        variant,
+                        level,
+                        s,
+                        x_star[((arch, variant), s)],
+                        rng,
+                        y,
+                        rare,
+                        val.get((arch, variant), 0.5),
+                    )
+                    for s in SEEDS
+                ]
+                groups[name] = Group(name, runs)
+    splits = [f"k{i}" for i in range(len(RHO))]
+    study_spec = {
+        "mobilenet": "a",
+        "plain": "b",
+        "alpha": 0.05,
+        "power": 0.8,
+        "margins": {"accuracy": 0.5, "minority_recall": 2.0},
+        "severity": {"splits": splits, "recall_threshold": 0.9},
+    }
+    study = report.Study.__new__(report.Study)  # the attributes the section reads, no run files
+    study.params = {"splits": {s: {} for s in splits}, "grids": {}, "study": study_spec}
+    study.root, study.study, study.groups = root, study_spec, groups
+    study.alpha, study.margins = 0.05, study_spec["margins"]
+    study.remedies = {x: {v: f"{x}_{v}" for v in ("la", "aug")} for x in ARCH}
+    study.reference = None
+    study.tables = report.tables.Tables(root)
+    (root / report.FIGURES).mkdir(parents=True, exist_ok=True)
+    study.family = statistics.Family(0.05, 0.8)
+    severity.declare(study)
+    study.family.finish()
+    return study
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("severity")
+    study = fabricate(root)
+    return root, study, severity.section(study)
+
+
+def test_the_paired_threshold_ratio_of_every_arm_is_recovered_with_its_verdict(built):
+    root, _, _ = built
+    ratios = pd.read_csv(root / paths.TABLES / "severity_threshold_ratio.csv").set_index("arm")
+    assert list(ratios.index) == list(KNOWN)
+    assert list(ratios["remedies"]) == ["none / none", "logit_adjust / augment"] + [
+        "logit_adjust / logit_adjust"
+    ]
+    for arm, (ratio, _, verdict) in KNOWN.items():
+        r = ratios.loc[arm]
+        assert r["seeds"] == len(SEEDS) and r["seeds not crossing"] == 0
+        assert r["threshold ratio"] == pytest.approx(ratio, rel=0.08), arm
+        assert r["threshold ratio lo"] < ratio < r["threshold ratio hi"], arm
+        # hi / lo of the unrounded ends
+        assert r["width ×"] == pytest.approx(
+            r["threshold ratio hi"] / r["threshold ratio lo"], abs=0.02
+        )
+        assert r["verdict"] == verdict and r["margin ×"] == 1.25
+        # the seeds a 1.5x-wide interval needs at this spread: few here (sd of ln ratio ~0.07)
+        assert 2 <= r["seeds for width"] <= len(SEEDS)
+
+
+def test_the_pooled_model_recovers_the_interaction(built):
+    root, _, _ = built
+    pooled = pd.read_csv(root / paths.TABLES / "severity_pooled_model.csv")
+    for arm, (ratio, interaction, _) in KNOWN.items():
+        rows = pooled[pooled["arm"] == arm].set_index("term")
+        inter = rows.loc["a − b per tenfold rho"]
+        assert inter["coefficient"] == pytest.approx(interaction, abs=0.15), arm
+        assert inter["coefficient lo"] < interaction < inter["coefficient hi"], arm
+        assert inter["odds ratio"] == pytest.approx(math.exp(inter["coefficient"]), abs=0.002)
+        assert inter["runs"] == 2 * len(RHO) * len(SEEDS) and inter["levels"] == len(RHO)
+        # b's own steepness, and a's offset at the centre: with equal slopes, the slope times
+        # log10 of the threshold ratio
+        slope = SLOPE[("b", {"none": "none", "chosen remedy": "aug"}.get(arm, "la"))]
+        assert rows.loc["b: per tenfold rho", "coefficient"] == pytest.approx(-slope, abs=0.15)
+        if interaction == 0:
+            assert rows.loc["a − b at centre", "coefficient"] == pytest.approx(
+                slope * math.log10(ratio), abs=0.1
+            )
+
+
+def test_the_answer_states_the_ratio_the_interaction_and_the_same_remedy(built):
+    root, _, lines = built
+    ratios = pd.read_csv(root / paths.TABLES / "severity_threshold_ratio.csv").set_index("arm")
+    pooled = pd.read_csv(root / paths.TABLES / "severity_pooled_model.csv")
+    answer = lines[lines.index("**The answer.**") :]
+    for arm, (start, ratio_says, interaction_says) in SAYS.items():
+        r = ratios.loc[arm]
+        assert (
+            f"- {start}: ρ*(a) / ρ*(b) = {r['threshold ratio']:.2f} "
+            f"[{r['threshold ratio lo']:.2f}, {r['threshold ratio hi']:.2f}] over {len(SEEDS)} "
+            "seeds, an interval "
+            f"{r['width ×']:.2f}× wide: {r['verdict']}, so {ratio_says}."
+        ) in answer
+        i = pooled[(pooled["arm"] == arm) & (pooled["term"] == "a − b per tenfold rho")].iloc[0]
+        line = next(ln for ln in answer if ln.startswith(f"- {start}, pooled over every level: "))
+        assert interaction_says in line
+        assert (
+            f"{i['coefficient']:.3f} [{i['coefficient lo']:.3f}, {i['coefficient hi']:.3f}] "
+            f"in log-odds per tenfold ρ (odds ratio {i['odds ratio']:.3f}"
+        ) in line
+    assert (
+        "- The same remedy (logit_adjust) for both closes the gap in tolerated imbalance: its "
+        f"threshold ratio is {ratios.loc['same remedy', 'threshold ratio']:.2f} (equivalent)."
+    ) in answer
+    text = "\n## 9. Imbalance severity\n" + "\n".join(lines[2:])
+    assert sentence_numbers_missing_from_tables(text, root) == []
+
+
+def test_the_same_remedy_arm_waits_for_its_runs(tmp_path):
+    """b with a's remedy trained only on the study's own split: no same-remedy arm, and the
+    answer says how many of its levels exist."""
+    study = fabricate(tmp_path, same_remedy_levels=False)
+    table = severity.curves(study)
+    assert ("b", "logit_adjust") not in table and ("a", "augment") not in table
+    assert [arm for arm, _, _ in severity.arms(study, table)] == ["none", "chosen remedy"]
+    lines = severity.section(study)
+    note = (
+        f"- One remedy for both: not answered yet (b with logit_adjust has runs at 1 of {len(RHO)} "
+        f"levels; a with augment has runs at 1 of {len(RHO)} levels); declare those runs as a grid"
+    )
+    assert any(line.startswith(note) for line in lines)
+
+
+def test_seeds_for_width_is_the_first_n_whose_interval_is_narrow_enough():
+    sd = 0.3
+    n = severity.seeds_for_width(sd, 1.5)
+    width = [math.exp(2 * sps.t.ppf(0.975, k - 1) * sd / math.sqrt(k)) for k in (n - 1, n)]
+    assert width[0] > 1.5 >= width[1]
+    assert severity.seeds_for_width(None) is None and severity.seeds_for_width(0.0) == 2
