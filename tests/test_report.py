@@ -1016,7 +1016,9 @@ def test_headline_comes_first_and_is_short(built):
     assert sections[1].startswith("Headline")
     items = [ln for ln in sections[1].splitlines() if re.match(r"\d+\. ", ln)]
     assert 3 <= len(items) <= 10
-    assert sections[2].startswith("The original report, claim by claim")
+    assert sections[2].startswith("Answers")
+    assert sections[3].startswith("Appendix")
+    assert sections[4].startswith("The original report, claim by claim")
     for n in range(1, 9):
         assert f"\n## {n}. " in text
 
@@ -1310,7 +1312,8 @@ def test_the_summary_opens_with_short_answers_and_keeps_the_tables_in_the_append
         assert report.answers.table_widths(block), anchor  # each answer has its small table
         assert f"(#a-{anchor})" in block and f'<a id="a-{anchor}"></a>' in md, anchor
     # the full tables are in the appendix, not in the answers
-    assert "tables/comparisons.csv" not in part and "tables/comparisons.csv" in md
+    full = "Table: [`tables/comparisons.csv`]"
+    assert full not in part and full in md
     assert max(report.answers.table_widths(md)) > report.answers.MAX_COLUMNS
     # speed on the page only from the benchmark stage, never training's wall clock
     assert "s/epoch" not in md and "inference µs" not in md

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .. import paths
 from . import capacity, claims, statistics
-from .tables import image, text
+from .tables import image, link_to, text
 
 ANSWERS = "## Answers"
 APPENDIX = "## Appendix: every table and figure"
@@ -33,6 +33,7 @@ class Answer:
     words: str  # at most two sentences
     table: str = ""  # Markdown, at most MAX_COLUMNS columns
     figure: str = ""  # Markdown image
+    sources: tuple = ()  # the tables (results/tables/<name>.csv) its sentence quotes beside its own
 
 
 def _csv(study, name: str, text_first: bool = False) -> pd.DataFrame:
@@ -146,6 +147,7 @@ def q_architectures(study) -> Answer | None:
         f"{study.verdict_words(c)}.{second}",
         study.tables(df, "answer_architectures"),
         image(study.figure("arch_curves"), "loss and accuracy curves"),
+        ("comparisons", "1_ratios", "speed"),
     )
 
 
@@ -174,6 +176,7 @@ def q_equal_cost(study) -> Answer | None:
         words.replace("**", ""),
         study.tables(pairs[cols], "answer_equal_cost"),
         image(study.figure("capacity_pareto"), "accuracy and minority recall against cost"),
+        ("capacity_pairs", "capacity_matching"),
     )
 
 
@@ -411,6 +414,15 @@ def page(study, headline: list[str], claims_df: pd.DataFrame, body: list[str]) -
             lines += [a.table, ""]
         if a.figure:
             lines += [a.figure, ""]
+        if a.sources:
+            lines += [
+                "<sub>Its sentence also quotes "
+                + ", ".join(
+                    f"[`tables/{n}.csv`]({link_to(paths.TABLES / f'{n}.csv')})" for n in a.sources
+                )
+                + "</sub>",
+                "",
+            ]
         lines += [f"[Details in the appendix](#a-{a.anchor})", ""]
     if len(claims_df):
         rule, table = claims_table(study, claims_df)
@@ -438,7 +450,7 @@ SECTION_OF = {
 
 
 def _anchored(body: list[str]) -> list[str]:
-    """The sections one level down (## → ###), each answered one with its anchor."""
+    """The sections as they were written, each answered one with its anchor before it."""
     out = []
     for block in body:
         for line in block.split("\n"):
@@ -446,7 +458,7 @@ def _anchored(body: list[str]) -> list[str]:
                 if line.startswith(start):
                     out += [f'<a id="a-{anchor}"></a>', ""]
                     break
-            out.append("#" + line if re.match(r"#{2,5} ", line) else line)
+            out.append(line)
     return out
 
 
