@@ -318,6 +318,33 @@ def q_remedies(study) -> Answer | None:
 
 
 def q_severity(study) -> Answer | None:
+    ratios = _csv(study, "severity_threshold_ratio")
+    if len(ratios):
+        a, b = study.study["mobilenet"], study.study["plain"]
+        cols = [
+            "arm",
+            "remedies",
+            "seeds",
+            "threshold ratio",
+            "threshold ratio lo",
+            "threshold ratio hi",
+            "width ×",
+            "verdict",
+        ]
+        shown = ratios[[c for c in cols if c in ratios.columns]]
+        words = "; ".join(
+            f"{r['arm']} {text(r['threshold ratio'], 2)} [{text(r['threshold ratio lo'], 2)}, "
+            f"{text(r['threshold ratio hi'], 2)}] ({r['verdict']})"
+            for _, r in shown.iterrows()
+        )
+        return Answer(
+            "q-severity",
+            "How much imbalance each block type tolerates",
+            f"The imbalance ρ at which minority recall falls below the threshold, {a} over {b} "
+            f"paired by seed (above 1: {a} tolerates more): {words}.",
+            study.tables(shown, "answer_severity"),
+            image(study.figure("severity"), "minority recall against imbalance"),
+        )
     df = _csv(study, "severity_threshold")
     if df.empty:
         return None
