@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import difflib
 import functools
+import math
+import re
 import reprlib
 from dataclasses import dataclass
 from importlib import resources
@@ -37,6 +39,28 @@ DEFAULT_PARAMS = "params.yaml"
 def _schema() -> dict:
     text = resources.files("blockbench").joinpath("params.schema.yaml").read_text()
     return yaml.safe_load(text)
+
+
+def _is_number(checker, instance) -> bool:
+    """A finite int or float: NaN passes every range check (each comparison with it is false) and
+    infinity passes a one-sided one, so neither is a number here."""
+    if isinstance(instance, bool) or not isinstance(instance, (int, float)):
+        return False
+    return isinstance(instance, int) or math.isfinite(instance)
+
+
+def _is_integer(checker, instance) -> bool:
+    """An int, not a float without a fraction (JSON Schema's `integer` takes 2.0, range() not)."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+# JSON Schema's own validator with those two types: a finite number, a true integer
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many(
+        {"number": _is_number, "integer": _is_integer}
+    ),
+)
 
 
 def _key_path(error: jsonschema.ValidationError) -> str:
@@ -90,6 +114,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
         allowed = ", ".join(map(str, error.validator_value))
         return f"{key}: {_short(error.instance)} is not one of: {allowed}"
     if error.validator == "type":
+        if isinstance(error.instance, float) and not math.isfinite(error.instance):
+            return f"{key}: {error.instance} is not a finite number; write a number"
         want = error.validator_value
         want = " or ".join(want) if isinstance(want, list) else want
         return f"{key}: {_short(error.instance)} has the wrong type; expected {want}"
@@ -106,6 +132,11 @@ def _describe(error: jsonschema.ValidationError) -> str:
             if not missing
             else (f"{key}: {missing[0]!r} is a required property{hint}")
         )
+    if error.validator == "maximum" and error.schema == _schema()["$defs"]["seed"]:
+        return (
+            f"{key}: {_short(error.instance)} is too large for a seed; use 0 to "
+            f"{error.validator_value} (2**32 - 1, the most numpy's seeding takes)"
+        )
     name_pattern = _schema()["$defs"]["name"]["pattern"]
     if error.validator == "pattern" and error.validator_value == name_pattern:
         return (
@@ -117,7 +148,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
 
 def validate(params: Any, source: str = DEFAULT_PARAMS) -> dict:
     """Check params against the schema and the cross-references between sections."""
-    validator = jsonschema.Draft202012Validator(_schema())
+    validator = _Validator(_schema())
     errors = sorted(
         validator.iter_errors(params), key=lambda e: (len(e.absolute_path), str(e.absolute_path))
     )
@@ -142,8 +173,8 @@ def validate(params: Any, source: str = DEFAULT_PARAMS) -> dict:
         expanded = expand_runs(params)
     except ParamsError as exc:
         raise ParamsError(f"{source}: {exc}") from None
-    for name, entry in expanded.items():
-        cfg = run_config(params, name)
+    for entry in expanded.values():
+        cfg = _config(params, entry)
         if cfg["split"] not in params["splits"]:
             raise ParamsError(
                 f"{source}: {entry.where}.split: {cfg['split']!r} is not a named split; "
@@ -316,16 +347,28 @@ def logical_runs(params: dict) -> list[str]:
     return list(_sections(params))
 
 
+def _seeds(params: dict, name: str, sections: list[tuple[str, dict]]) -> tuple[int, list[int]]:
+    """A logical run's own seed and its `replicate_seeds` (or `seeds.<name>`)."""
+    merged = {**params["train"]}
+    for _, ov in sections:
+        merged.update(ov)
+    if name in (params.get("seeds") or {}):
+        merged["replicate_seeds"] = params["seeds"][name]
+    return merged["seed"], merged.get("replicate_seeds", [])
+
+
+def _replicate_seeds(params: dict, name: str, sections: list[tuple[str, dict]]) -> list[int]:
+    """The seeds a logical run is repeated with (`<name>_s<seed>`): its replicate seeds less its
+    own seed."""
+    own, seeds = _seeds(params, name, sections)
+    return [s for s in seeds if s != own]
+
+
 def expand_runs(params: dict) -> dict[str, Entry]:
     """Every run the engines build, in order: each logical run followed by its seed replicates."""
     out: dict[str, Entry] = {}
     for name, sections in _sections(params).items():
-        merged = {**params["train"]}
-        for _, ov in sections:
-            merged.update(ov)
-        if name in (params.get("seeds") or {}):
-            merged["replicate_seeds"] = params["seeds"][name]
-        for seed in [None] + [s for s in merged.get("replicate_seeds", []) if s != merged["seed"]]:
+        for seed in [None] + _replicate_seeds(params, name, sections):
             run = name if seed is None else f"{name}_s{seed}"
             if run in out:
                 raise ParamsError(
@@ -340,9 +383,52 @@ def run_names(params: dict) -> list[str]:
     return list(expand_runs(params))
 
 
+# One run looked up by its name, without expanding every run: the per-run functions below
+# (run_config, run_param_keys, replicates) are called once per run by the engines and the report,
+# so each must not cost time in proportion to the number of runs (that made them quadratic).
+_REPLICATE_NAME = re.compile(r"(.+)_s(0|[1-9][0-9]*)")
+
+
+def _logical_sections(params: dict, name: str) -> list[tuple[str, dict]] | None:
+    """The override sections of a logical run (as `_sections` has them), None if not one."""
+    runs = params["runs"]
+    if name in runs:
+        return [(f"runs.{name}", runs[name] or {})]
+    for grid, spec in (params.get("grids") or {}).items():
+        for variant, ov in spec["variants"].items():
+            base = name[: -len(variant) - 1]
+            if name == f"{base}_{variant}" and base in spec["runs"]:
+                return [
+                    (f"runs.{base}", runs.get(base) or {}),
+                    (f"grids.{grid}.variants.{variant}", ov or {}),
+                ]
+    return None
+
+
+def _lookup(params: dict, name: str) -> Entry | None:
+    """`expand_runs(params)[name]` of validated params, or None where it has no such run."""
+    if not isinstance(name, str):
+        return None
+    sections = _logical_sections(params, name)
+    if sections is not None:
+        return Entry(name, sections)
+    match = _REPLICATE_NAME.fullmatch(name)
+    if match:
+        logical, seed = match[1], int(match[2])
+        sections = _logical_sections(params, logical)
+        if sections is not None:
+            own, seeds = _seeds(params, logical, sections)
+            if seed != own and seed in seeds:
+                return Entry(logical, sections, seed)
+    return None
+
+
 def replicates(params: dict, logical: str) -> list[str]:
     """A logical run and its seed replicates."""
-    return [n for n, e in expand_runs(params).items() if e.logical == logical]
+    sections = _logical_sections(params, logical) if isinstance(logical, str) else None
+    if sections is None:
+        return []
+    return [logical] + [f"{logical}_s{s}" for s in _replicate_seeds(params, logical, sections)]
 
 
 # params.yaml is a few kilobytes; a file far larger is a mistake (or an attack on the parser)
@@ -365,6 +451,52 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_MERGE_TAG = "tag:yaml.org,2002:merge"  # `<<: {...}`: merges, not a key
+
+
+def _refuse_silent_values(loader: yaml.SafeLoader, root: yaml.Node, path: Path) -> None:
+    """What YAML accepts and a params file must not hold, named with its key and line: a key
+    given twice in one mapping (PyYAML and Snakemake keep the last one silently, DVC refuses the
+    file) and NaN or infinity (`.nan` passes every range in the schema: each comparison with it is
+    false)."""
+    stack: list[tuple[yaml.Node, str]] = [(root, "")]
+    while stack:
+        node, key = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    stack.append((value_node, key))
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
+                    continue
+                name = loader.construct_object(key_node)
+                inner = f"{key}.{name}" if key else str(name)
+                line = key_node.start_mark.line + 1
+                if name in seen:
+                    raise ParamsError(
+                        f"{path}: {_short(inner)[1:-1]} is given twice (lines {seen[name]} and "
+                        f"{line}); delete one of them"
+                    )
+                seen[name] = line
+                stack.append((value_node, inner))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(
+                (item, f"{key}.{i}" if key else str(i)) for i, item in enumerate(node.value)
+            )
+        elif node.tag == _FLOAT_TAG:
+            try:
+                finite = math.isfinite(loader.construct_yaml_float(node))
+            except ValueError:
+                finite = False
+            if not finite:
+                raise ParamsError(
+                    f"{path}: {_short(key or '(top level)')[1:-1]} at line "
+                    f"{node.start_mark.line + 1}: {_short(node.value)[1:-1]} is not a finite "
+                    "number; write a number (NaN and infinity are not allowed)"
+                )
+
+
 def read_yaml(path: str | Path, what: str = "file") -> Any:
     """Parse a small YAML file (params.yaml or a config this project wrote) into Python objects;
     a missing, oversized, binary or malformed file becomes a one-line ParamsError."""
@@ -377,7 +509,15 @@ def read_yaml(path: str | Path, what: str = "file") -> Any:
                 "is it the right file?"
             )
         text = path.read_bytes().decode("utf-8")
-        return yaml.load(text, Loader=_NoAliasLoader)
+        loader = _NoAliasLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:  # an empty file
+                return None
+            _refuse_silent_values(loader, node, path)
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
     except FileNotFoundError:
         raise ParamsError(
             f"{path}: file not found; run from the repository root or pass --params"
@@ -410,19 +550,23 @@ def split_config(params: dict, name: str) -> dict:
 
 
 def _entry(params: dict, name: str) -> Entry:
-    expanded = expand_runs(params)
-    if name not in expanded:
+    entry = _lookup(params, name)
+    if entry is None:
+        expanded = expand_runs(params)
         raise ParamsError(
             f"unknown run {_short(name)}{did_you_mean(name, expanded)} ({len(expanded)} runs in "
             "params.yaml; results/configs/runs.yaml lists them)"
         )
-    return expanded[name]
+    return entry
 
 
 def run_config(params: dict, name: str) -> dict:
     """The `train` defaults overridden by the run's sections (its `runs` entry, a grid variant),
     with the replicate's seed; without the expansion keys."""
-    entry = _entry(params, name)
+    return _config(params, _entry(params, name))
+
+
+def _config(params: dict, entry: Entry) -> dict:
     cfg = {**params["train"]}
     for _, overrides in entry.sections:
         cfg.update(overrides)
@@ -442,7 +586,7 @@ def run_param_keys(params: dict, name: str) -> list[str]:
     skip = (
         set(NOT_INHERITED)
         | ({"seed"} if entry.seed is not None else set())
-        | unread_keys(run_config(params, name))
+        | unread_keys(_config(params, entry))
     )
     owner: dict[str, str] = {}
     for prefix, keys in entry.sections:

@@ -31,21 +31,43 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
     The temporary name carries the writer's process id (`.<name>.<pid>-<random>.tmp<suffix>`): a
     writer killed with SIGKILL cannot delete its file, so the next write of the same output
-    deletes the temporary files of writers that no longer run (`remove_stale_temporaries`)."""
+    deletes the temporary files of writers that no longer run (`remove_stale_temporaries`).
+
+    An OSError that names the temporary file or no file (a full disk, a file too large: write()
+    names none) is raised naming `path`, the output a user knows."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp" + path.suffix
-    )
-    os.close(fd)
-    tmp = Path(tmp)
+    tmp = None
     try:
+        fd, name = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp" + path.suffix
+        )
+        os.close(fd)
+        tmp = Path(name)
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give outputs the usual mode
         os.replace(tmp, path)
+    except OSError as exc:
+        named = _naming(exc, path, tmp)
+        if named is exc:
+            raise
+        raise named from None
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+
+
+def _naming(exc: OSError, path: Path, tmp: Path | None) -> OSError:
+    """`exc` with `path` as its file where it names none or a temporary file of `path`'s; else
+    `exc` itself (an error about another file, an input read inside the block, stays as it is)."""
+    if exc.errno is None:
+        return exc
+    named = exc.filename is None or (tmp is not None and str(exc.filename) == str(tmp))
+    named = named or Path(str(exc.filename)).name.startswith(f".{path.name}.")
+    if not named:
+        return exc
+    return OSError(exc.errno, exc.strerror, str(path))  # OSError picks the errno's subclass
 
 
 def _alive(pid: int) -> bool:

@@ -12,7 +12,9 @@ default every activation tensor larger than a few MB is mmap'd and unmapped agai
 the page faults that refill it cost as much time as the arithmetic (docs/benchmarks.md).
 
 Model selection: with `select: best_val` (default) the model handed on is the epoch with the lowest
-validation loss; `select: last` keeps the last epoch.
+validation loss; `select: last` keeps the last epoch. A run whose losses or weights become NaN or
+infinite stops after that epoch with a one-line error, whatever `select` says: the caller writes
+nothing, and the resume point stays at the last finite epoch.
 
 Device (`compute.device` in params.yaml, `pick_device`): `auto` is CUDA when torch sees a GPU, else
 the CPU. The CUDA-only paths (bf16 autocast, cuDNN autotuning, larger evaluation batches) are never
@@ -193,6 +195,16 @@ def train_one_epoch(
     return float(loss_sum) / n, float(correct) / n
 
 
+def _finite(train_loss: float, val_loss: float, model: nn.Module) -> bool:
+    """Whether an epoch left finite losses and weights (buffers included): a diverged run stops
+    instead of saving NaN weights. It only reads what training computed; the numbers and the
+    random draws of a run are the same with or without it."""
+    if not (np.isfinite(train_loss) and np.isfinite(val_loss)):
+        return False
+    tensors = [t for t in model.state_dict().values() if t.is_floating_point()]
+    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
+
+
 @dataclass
 class Result:
     model: nn.Module
@@ -358,6 +370,13 @@ def train(
             "val_acc": val_acc,
             "seconds": time.perf_counter() - t0,
         }
+        if not _finite(train_loss, val_loss, model):
+            progress.close()
+            raise BlockbenchError(
+                f"{name}: training diverged in epoch {epoch} of {cfg['epochs']} (train loss "
+                f"{train_loss:.4g}, val loss {val_loss:.4g}: a loss or a weight is NaN or "
+                f"infinite); nothing was saved; lower lr ({cfg['lr']}) and rerun"
+            )
         history.append(row)
         progress.update(row)
         if val_loss < best_loss:
