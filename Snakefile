@@ -75,6 +75,22 @@ BENCHMARKED = config["benchmark"]["runs"]  # the runs whose architectures the be
 # figures, each with a caption (workflow/report/)
 report: "workflow/report/workflow.rst"
 
+# The summary page goes into the report with the files it shows and links to (a copy of the page
+# and of those files in one folder, made while a --report command line parses), and the report's
+# run is quiet: blockbench.snakemake_report.
+from blockbench import snakemake_report
+
+REPORT_PAGE = []
+if workflow.is_main_process and snakemake_report.is_report(sys.argv):
+    try:
+        REPORT_PAGE = [report(str(snakemake_report.assemble()), htmlindex="summary.html",
+                              category="Summary", caption="workflow/report/summary.rst")]
+    except BlockbenchError as exc:
+        stop(exc)
+    except OSError as exc:
+        stop(describe_os_error(exc))
+    snakemake_report.quiet_missing_metadata()
+
 
 wildcard_constraints:
     split="[a-z][a-z0-9_]*",
@@ -113,6 +129,7 @@ rule all:
     input:
         expand("results/runs/{run}/figures", run=PLOTTED),
         str(paths.SUMMARY),
+        REPORT_PAGE,  # only under --report: the summary page (above)
 
 
 rule data:
@@ -298,9 +315,7 @@ rule aggregate:
                                            file=["counts.json", "class_distribution.png"])],
     output:
         summary=str(paths.SUMMARY),
-        summary_html=report(
-            str(paths.SUMMARY_HTML), category="Summary", caption="workflow/report/summary.rst"
-        ),
+        summary_html=str(paths.SUMMARY_HTML),  # in the report with its files: REPORT_PAGE
         summary_json=str(paths.SUMMARY_JSON),
         tables=report(
             directory(str(paths.TABLES)),

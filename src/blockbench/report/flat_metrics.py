@@ -1,10 +1,14 @@
-"""The metrics DVC shows: one flat file per run and the study's headline, at human size.
+"""The metrics DVC shows: the study's headline at human size, and one flat file per run.
 
-`dvc metrics show` lists every key of every metrics file as a column; each run's full
-metrics.json has about 900 nested keys. The aggregate stage writes instead
-`results/metrics/<run>.json` with the numbers a user compares between runs, and
-`results/headline.json` with the primary comparisons; dvc.yaml declares these as metrics (the full
-metrics.json stays an output of evaluate).
+`dvc metrics show` and `dvc exp show` list every key of every declared metrics file as a column;
+each run's full metrics.json has about 900 nested keys, and a flat file per run still makes
+hundreds of rows and thousands of columns. dvc.yaml therefore declares one metrics file,
+`results/headline.json`: the difference of each primary comparison, one number each, so
+`dvc metrics show` is one row that fits a terminal and `dvc metrics diff` shows what an edit moved.
+The aggregate stage also writes `results/metrics/<run>.json`, the numbers a user compares between
+runs, as a plain output: `dvc metrics diff --targets results/metrics` lists the numbers of the
+runs an edit changed, `dvc metrics show results/metrics/c4.json` one run's (DVC reads any JSON
+file named on its command line). The full metrics.json stays an output of evaluate.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ from pathlib import Path
 
 from .. import paths
 from ..storage import write_json
-from . import statistics
 from .runs import Run, minority_ap, minority_recall
 
 METRICS_DIR = paths.RESULTS / "metrics"
@@ -67,24 +70,14 @@ def headline_id(study, a: str, b: str, metric: str) -> str | None:
 
 
 def headline(study) -> dict:
-    """Per primary comparison (short name): its difference (first run minus second, in the
-    metric's unit: a fraction, or ln of the time ratio), the verdict as a number (+1 different
-    and higher, -1 different and lower, 0 equivalent, null inconclusive: DVC compares numbers) and
-    the seeds it used. `dvc exp show --drop '.*' --keep 'Experiment|architecture|training_speed|
-    remedy\\..*|reference\\..*'` shows the differences in 120 columns."""
+    """Per primary comparison (short name): its difference, first run minus second, in the
+    metric's unit (a fraction, or ln of the time ratio). Its verdict, seeds and intervals are in
+    results/tables/primary.csv; one number per comparison keeps `dvc metrics show` one short row
+    (README, "What DVC shows": the `dvc exp show` flags that show them beside each experiment)."""
     out = {}
     for key, c in study.family.items.items():
-        if c.family != "primary":
-            continue
-        name = headline_id(study, c.a, c.b, c.metric) or key
-        code = None
-        if statistics.is_different(c.verdict):
-            code = 1 if c.result["diff"] > 0 else -1
-        elif c.verdict == statistics.EQUIVALENT:
-            code = 0
-        out[name] = c.result["diff"]
-        out[f"verdict.{name}"] = code
-        out[f"seeds.{name}"] = c.result["n"]
+        if c.family == "primary":
+            out[headline_id(study, c.a, c.b, c.metric) or key] = c.result["diff"]
     return out
 
 
