@@ -34,9 +34,11 @@ def git(repo: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def dvc_init(repo: Path, *flags: str) -> None:
-    """`dvc init` and the repository's own DVC settings (the offline `dvc plots` page)."""
+    """`dvc init` and the repository's own DVC settings (the offline `dvc plots` page, the plot
+    templates of .dvc/plots)."""
     run(["dvc", "init", *flags, "-q"], repo)
     shutil.copy2(REPO / ".dvc" / "offline_plots.html", repo / ".dvc" / "offline_plots.html")
+    shutil.copytree(REPO / ".dvc" / "plots", repo / ".dvc" / "plots", dirs_exist_ok=True)
     run(["dvc", "config", "plots.html_template", "offline_plots.html"], repo)
 
 
