@@ -7,6 +7,7 @@ model's interaction (how the a − b gap in log-odds changes per tenfold ρ)."""
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -16,6 +17,7 @@ from scipy import stats as sps
 from test_report import sentence_numbers_missing_from_tables
 
 from blockbench import paths, report
+from blockbench.errors import BlockbenchError
 from blockbench.report import prose_severity as severity
 from blockbench.report import statistics
 from blockbench.report.runs import Group, Run
@@ -60,12 +62,31 @@ SAYS = {  # arm: (how its lines start, what the ratio says, what the interaction
     ),
 }
 SEED_SPREAD = 0.02  # sd of log10 ρ* over seeds, per curve
+# `more`: seeds beyond SEEDS at some levels only, and split draws at two levels.
+# The no-remedy curves get seeds 8-13 at k3-k6 (both curves cross between k4 and k6: they count),
+# 14 and 15 at k3 alone (one level: not used) and 16 at k5-k6 alone (a is below 0.9 at both: not
+# used, b crosses there).
+EXTRA = {**{s: (3, 4, 5, 6) for s in range(8, 14)}, 14: (3,), 15: (3,), 16: (5, 6)}
+# At k5 and k6 (study.severity.split_draws) every curve's seeds 1-7, and the extra seeds, also
+# train on their own split draws k<level>_d<s> (split seed = training seed; the names say nothing
+# the report reads). Which images a split keeps moves a curve's log10 ρ* by split_shift(split
+# seed), the same for both block types: the level's own split (seed 0) by +0.15, so every
+# one-split run there is shifted alike (a narrow interval, and a biased ratio were they used),
+# the draws by ±0.08.
+DRAW_LEVELS = (5, 6)
+DRAW_SEEDS = range(1, 8)
 
 
-def _split(level: int) -> dict:
+def split_shift(split_seed: int) -> float:
+    return 0.15 if split_seed == 0 else 0.08 * (-1) ** split_seed
+
+
+def _split(level: int, seed: int = 0) -> dict:
+    """A level's split counts.json (its split seed: which minority images are kept)."""
     minor = round(MAJORITY_TRAIN / RHO[level])
     train = {str(c): minor if c in MINORITY else MAJORITY_TRAIN for c in range(10)}
-    return {"config": {"keep_fraction": minor / MAJORITY_TRAIN}, "class_counts": {"train": train}}
+    config = {"keep_fraction": minor / MAJORITY_TRAIN, "val_fraction": 0.2, "seed": seed}
+    return {"config": config, "class_counts": {"train": train}}
 
 
 def curve_recall(key: tuple[str, str], rho: float, x_star: float) -> float:
@@ -77,13 +98,15 @@ def _rho(level: int) -> float:
     return MAJORITY_TRAIN / _split(level)["class_counts"]["train"]["0"]  # as the report reads it
 
 
-def _run(name, arch, variant, level, seed, x_star, rng, y, rare, val) -> Run:
-    split = _split(level)
+def _run(name, arch, variant, level, seed, x_star, rng, y, rare, val, split_seed=None) -> Run:
+    """One run; with `split_seed`, on its level's split drawn with that seed (k<level>_d<s>)."""
+    split = _split(level, split_seed or 0)
     p = curve_recall((arch, variant), _rho(level), x_star)
     right = np.where(rare, rng.random(len(y)) < p, rng.random(len(y)) < 0.99)
     pred = np.where(right, y, (y + 1) % 10)
     recall = {c: float(right[y == c].mean()) for c in range(10)}
-    cfg = {**ARCH[arch], "remedy": REMEDY[variant], "split": f"k{level}", "seed": seed}
+    split_name = f"k{level}" if split_seed is None else f"k{level}_d{split_seed}"
+    cfg = {**ARCH[arch], "remedy": REMEDY[variant], "split": split_name, "seed": seed}
     metrics = {
         "accuracy": float(right.mean()),
         "balanced_accuracy": float(np.mean(list(recall.values()))),
@@ -94,10 +117,11 @@ def _run(name, arch, variant, level, seed, x_star, rng, y, rare, val) -> Run:
     return Run(name, cfg, {}, metrics, pd.DataFrame(), y, pred, split)
 
 
-def fabricate(root, same_remedy_levels=True) -> report.Study:
+def fabricate(root, same_remedy_levels=True, more=False) -> report.Study:
     """A Study of severity curves alone (no other section), runs in memory: the base runs a, b and
     the remedies grid's a_la, a_aug, b_la, b_aug on split k3 (a picks la on validation, b aug),
-    and each curve's runs on every other level (b_la's only with `same_remedy_levels`)."""
+    and each curve's runs on every other level (b_la's only with `same_remedy_levels`); with
+    `more`, the extra seeds and split draws above (EXTRA, DRAW_LEVELS)."""
     rng = np.random.default_rng(36)
     y = np.concatenate([np.full(N_MINOR if c in MINORITY else N_MAJOR, c) for c in range(10)])
     rare = np.isin(y, MINORITY)
@@ -118,6 +142,7 @@ def fabricate(root, same_remedy_levels=True) -> report.Study:
             levels = range(len(RHO)) if curve else [BASE_LEVEL]
             for level in levels:
                 name = template if level == BASE_LEVEL else f"{template}_k{level}"
+                shift = split_shift(0) if more and level in DRAW_LEVELS else 0.0
                 runs = [
                     _run(
                         name if s == 0 else f"{name}_s{s}",
@@ -125,7 +150,7 @@ def fabricate(root, same_remedy_levels=True) -> report.Study:
                         variant,
                         level,
                         s,
-                        x_star[((arch, variant), s)],
+                        x_star[((arch, variant), s)] + shift,
                         rng,
                         y,
                         rare,
@@ -134,6 +159,8 @@ def fabricate(root, same_remedy_levels=True) -> report.Study:
                     for s in SEEDS
                 ]
                 groups[name] = Group(name, runs)
+    if more:
+        _more(groups, y, rare, val, x_star)
     splits = [f"k{i}" for i in range(len(RHO))]
     study_spec = {
         "mobilenet": "a",
@@ -143,6 +170,8 @@ def fabricate(root, same_remedy_levels=True) -> report.Study:
         "margins": {"accuracy": 0.5, "minority_recall": 2.0},
         "severity": {"splits": splits, "recall_threshold": 0.9},
     }
+    if more:
+        study_spec["severity"]["split_draws"] = [f"k{i}" for i in DRAW_LEVELS]
     study = report.Study.__new__(report.Study)  # the attributes the section reads, no run files
     study.params = {"splits": {s: {} for s in splits}, "grids": {}, "study": study_spec}
     study.root, study.study, study.groups = root, study_spec, groups
@@ -155,6 +184,66 @@ def fabricate(root, same_remedy_levels=True) -> report.Study:
     severity.declare(study)
     study.family.finish()
     return study
+
+
+def _more(groups: dict, y, rare, val, x_star) -> None:
+    """The extra seeds (replicates of the level's run, on its split) and the split-draw runs (one
+    group each, named <curve's run>_x<s>), and two runs that are no draw: a split drawn with
+    seed 21 trained with seed 20, and a k4 draw named as if it were k5's."""
+    rng = np.random.default_rng(136)
+    for s in EXTRA:
+        for key in (("a", "none"), ("b", "none")):
+            x_star[(key, s)] = X_STAR[key] + SEED_SPREAD * rng.standard_normal()
+    for arch, variant in X_STAR:
+        template = arch if variant == "none" else f"{arch}_{variant}"
+        key = (arch, variant)
+        v = val.get(key, 0.5)
+        extra = list(EXTRA) if variant == "none" else []
+        for level in range(len(RHO)):
+            name = template if level == BASE_LEVEL else f"{template}_k{level}"
+            for s in extra:
+                if level in EXTRA[s] and level not in DRAW_LEVELS:
+                    run = _run(
+                        f"{name}_s{s}", arch, variant, level, s, x_star[(key, s)], rng, y, rare, v
+                    )
+                    groups[name].runs.append(run)
+            if level not in DRAW_LEVELS:
+                continue
+            for s in [*DRAW_SEEDS, *(s for s in extra if level in EXTRA[s])]:
+                draw = f"{name}_x{s}"
+                groups[draw] = Group(
+                    draw,
+                    [
+                        _run(
+                            draw,
+                            arch,
+                            variant,
+                            level,
+                            s,
+                            x_star[(key, s)] + split_shift(s),
+                            rng,
+                            y,
+                            rare,
+                            v,
+                            split_seed=s,
+                        )
+                    ],
+                )
+    for name, level, seed, split_seed in (("a_k5_x20", 5, 20, 21), ("a_k5_y22", 4, 22, 22)):
+        run = _run(
+            name,
+            "a",
+            "none",
+            level,
+            seed,
+            X_STAR[("a", "none")],
+            rng,
+            y,
+            rare,
+            0.5,
+            split_seed=split_seed,
+        )
+        groups[name] = Group(name, [run])
 
 
 @pytest.fixture(scope="module")
@@ -254,3 +343,112 @@ def test_seeds_for_width_is_the_first_n_whose_interval_is_narrow_enough():
     width = [math.exp(2 * sps.t.ppf(0.975, k - 1) * sd / math.sqrt(k)) for k in (n - 1, n)]
     assert width[0] > 1.5 >= width[1]
     assert severity.seeds_for_width(None) is None and severity.seeds_for_width(0.0) == 2
+
+
+# ------------------------------------------------------------------ extra seeds and split draws
+@pytest.fixture(scope="module")
+def built_more(tmp_path_factory):
+    root = tmp_path_factory.mktemp("severity_more")
+    study = fabricate(root, more=True)
+    return root, study, severity.section(study)
+
+
+def _runs_per_curve(variant: str) -> int:
+    """The runs of one curve the pooled model uses with `more`: 8 seeds at each level but the
+    draw levels, the extra seeds on their levels, and at each draw level seed 0 and the draws."""
+    extra = list(EXTRA) if variant == "none" else []
+    plain = len(RHO) - len(DRAW_LEVELS)
+    at_plain = sum(lv not in DRAW_LEVELS for s in extra for lv in EXTRA[s])
+    at_draws = sum(lv in DRAW_LEVELS for s in extra for lv in EXTRA[s])
+    return plain * len(SEEDS) + at_plain + len(DRAW_LEVELS) * (1 + len(DRAW_SEEDS)) + at_draws
+
+
+def test_seeds_trained_at_some_levels_only_count_where_their_levels_bracket_the_crossing(
+    built_more,
+):
+    """Seeds 8-13 exist at k3-k6 only: they count for the no-remedy ratio (14 seeds, not the 8
+    every level has); 14 and 15 (k3 alone) and 16 (k5-k6, where a is already below 0.9) cannot,
+    and the table says why. The pooled model takes every run; the level table each level's own."""
+    root, _, _ = built_more
+    ratios = pd.read_csv(root / paths.TABLES / "severity_threshold_ratio.csv").set_index("arm")
+    assert ratios.loc["none", "seeds"] == len(SEEDS) + 6
+    assert ratios.loc["none", "seeds not used"] == "2 on one level; 1 a below at every level"
+    assert ratios.loc["none", "seeds on one level"] == 2
+    assert ratios.loc["none", "seeds not crossing"] == 1
+    for arm in ("chosen remedy", "same remedy"):
+        assert (
+            ratios.loc[arm, "seeds"] == len(SEEDS) and ratios.loc[arm, "seeds not used"] == "none"
+        )
+    pooled = pd.read_csv(root / paths.TABLES / "severity_pooled_model.csv")
+    inter = pooled[pooled["term"] == "a − b per tenfold rho"].set_index("arm")
+    assert inter.loc["none", "runs"] == 2 * _runs_per_curve("none") == 232
+    assert inter.loc["chosen remedy", "runs"] == 2 * _runs_per_curve("la") == 176
+    levels = pd.read_csv(root / paths.TABLES / "severity.csv")
+    a_none = levels[(levels["architecture"] == "a") & (levels["remedy"] == "none")]
+    seeds = dict(zip(a_none["split"], a_none["seeds"]))
+    assert (seeds["k3"], seeds["k4"], seeds["k5"], seeds["k2"]) == (16, 14, 8, 8)
+    cross = pd.read_csv(root / paths.TABLES / "severity_threshold.csv")
+    a_cross = cross[(cross["architecture"] == "a") & (cross["remedy"] == "none")].iloc[0]
+    assert (a_cross["seeds"], a_cross["crossed"], a_cross["seeds on one level"]) == (15, 14, 2)
+    assert a_cross["below at every level"] == 1
+
+
+def test_split_draws_are_found_from_the_configurations_and_their_widening_is_reported(
+    built_more,
+):
+    """At k5 and k6 the draw runs (named <run>_x<s>: nothing the report parses) are each seed's
+    run on its own split draw; the run trained with seed 20 on a split drawn with 21, and a k4
+    draw, are not. The intervals there are wider with draws (fabricated: one split moves every
+    seed alike) and the sentence quotes the table's range."""
+    root, study, lines = built_more
+    table = severity.curves(study)
+    found = severity.draw_runs(study, table[("a", "none")]["k5"])
+    want = {0: "a_k5", **{s: f"a_k5_x{s}" for s in [*DRAW_SEEDS, *range(8, 14), 16]}}
+    assert {s: r.name for s, r in found.items()} == want
+    assert severity.seed_runs(study, table, ("a", "none"), "k4").keys() == set(range(14))
+    draws = pd.read_csv(root / paths.TABLES / "severity_split_draws.csv")
+    assert len(draws) == len(X_STAR) * len(DRAW_LEVELS)  # every curve at both draw levels
+    assert set(draws["split"]) == {"k5", "k6"} and (draws["seeds"] == len(SEEDS)).all()
+    none = draws[draws["remedy"] == "none"]
+    assert (none["seeds with draws"] == 1 + len(DRAW_SEEDS) + 7).all()
+    assert (draws["width ×"] > 1).all()
+    ratio = draws["width split draws"] / draws["width one split"]
+    assert np.allclose(draws["width ×"], ratio, atol=0.03)
+    w = draws["width ×"]
+    assert (
+        f"With each seed on its own split draw at k5, k6, the 95% interval of minority recall is "
+        f"{w.min():.2f}× to {w.max():.2f}× as wide as on one split over the same seeds (wider for "
+        f"{len(w)} of {len(w)} curves): which images were kept is now in the interval."
+    ) in lines
+    text = "\n## 9. Imbalance severity\n" + "\n".join(lines[2:])
+    assert sentence_numbers_missing_from_tables(text, root) == []
+
+
+def test_the_known_ratio_and_interaction_are_recovered_with_extra_seeds_and_split_draws(
+    built_more,
+):
+    """The draws move ρ* by ±0.08 (log10) around the truth, the level's own split by +0.15 for
+    every seed: the ratio is still recovered from the draws (the one-split runs would give 0.42
+    [0.36, 0.48] for no remedy, excluding 0.5), and the pooled model's interaction too."""
+    root, _, _ = built_more
+    ratios = pd.read_csv(root / paths.TABLES / "severity_threshold_ratio.csv").set_index("arm")
+    pooled = pd.read_csv(root / paths.TABLES / "severity_pooled_model.csv")
+    for arm, (ratio, interaction, verdict) in KNOWN.items():
+        r = ratios.loc[arm]
+        assert r["threshold ratio"] == pytest.approx(ratio, rel=0.08), arm
+        assert r["threshold ratio lo"] < ratio < r["threshold ratio hi"], arm
+        assert r["verdict"] == verdict
+        inter = pooled[(pooled["arm"] == arm) & (pooled["term"] == "a − b per tenfold rho")]
+        inter = inter.iloc[0]
+        assert inter["coefficient"] == pytest.approx(interaction, abs=0.15), arm
+        assert inter["coefficient lo"] < interaction < inter["coefficient hi"], arm
+
+
+def test_split_draws_must_name_levels_of_the_curve(built):
+    _, study, _ = built
+    study = copy.copy(study)
+    study.study = {**study.study, "severity": {**study.study["severity"]}}
+    study.study["severity"]["split_draws"] = ["k5", "nosuch"]
+    with pytest.raises(BlockbenchError) as err:
+        severity.draw_levels(study)
+    assert str(err.value).count("\n") == 0 and "'nosuch'" in str(err.value)

@@ -65,6 +65,33 @@ def test_a_gain_stays_inside_what_was_missing():
     assert g["p"] == t["p"] and g["diff"] == t["diff"]  # the test is unchanged
 
 
+def test_a_gain_where_the_remedy_is_right_at_every_seed_has_the_base_interval_mirrored():
+    """Minority recall 1.0 at every seed against a base of 0.97, 0.97, 0.98: the gain 1 - b sits
+    on the top end of [-mean b, 1 - mean b], inside it only by rounding (bounded's logit divided
+    by zero there; with a base of 1/3, 0.01, 1/3 its exp overflowed). The gain is then 1 - b per
+    seed: its interval is b's delta-method logit t-interval (by hand here) mirrored, in [0, 1];
+    0.0 at every seed gives -b's, in [-1, 0]; the Family's simultaneous interval stays in [0, 1]."""
+    base = {0: 0.97, 1: 0.97, 2: 0.98}
+    b = np.array(list(base.values()))
+    u, se = b.mean(), b.std(ddof=1) / math.sqrt(3)
+    half = T975[2] * se / (u * (1 - u))
+    lo_b, hi_b = (1 / (1 + math.exp(-(math.log(u / (1 - u)) + k * half))) for k in (-1, 1))
+    top = statistics.bounded_gain(dict.fromkeys(base, 1.0), base)
+    assert top["diff"] == pytest.approx(1 - u)
+    assert (top["lo"], top["hi"]) == (pytest.approx(1 - hi_b), pytest.approx(1 - lo_b))
+    assert 0 < top["lo"] < top["diff"] < top["hi"] < 1
+    bottom = statistics.bounded_gain(dict.fromkeys(base, 0.0), base)
+    assert (bottom["lo"], bottom["hi"]) == (pytest.approx(-hi_b), pytest.approx(-lo_b))
+    spread = {0: 1 / 3, 1: 0.01, 2: 1 / 3}
+    g = statistics.bounded_gain(dict.fromkeys(spread, 1.0), spread)
+    assert 0 < g["lo"] < g["diff"] < g["hi"] < 1
+    family = statistics.Family(0.05)
+    key = family.add("q", "a", "b", "recall", dict.fromkeys(base, 1.0), base, rate=True)
+    family.finish()
+    lo, hi = family[key].simultaneous
+    assert (lo, hi) == (pytest.approx(top["lo"]), pytest.approx(top["hi"]))  # one test: 95%
+
+
 def test_rate_prediction_interval_stays_inside_0_1():
     pi = statistics.rate_prediction_interval([0.36, 0.95, 0.7])
     plain = statistics.prediction_interval([0.36, 0.95, 0.7])

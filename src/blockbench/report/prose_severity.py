@@ -6,25 +6,37 @@ largest training class over the smallest, read from the split's counts. A curve'
 by configuration: for each architecture, the run with the architecture's configuration on the
 level's split (no remedy), the run with its chosen remedy's configuration on that split, and the
 run with the other architecture's chosen remedy (the remedies grid's same variant) on that split,
-so the main study's runs are reused at their own levels. A curve uses the seeds every one of its
-levels has, so each level's mean is over the same seeds.
+so the main study's runs are reused at their own levels. The per-level table describes each level
+over its own seeds (labelled); the estimands below use, per seed, the levels that have it.
+
+At the levels named in `study.severity.split_draws` each training seed may also have its own split
+draw: a run with the curve's configuration but for its seed and split, on a split whose
+configuration is the level's but for its `seed`, with split seed = training seed (seed 0 is the
+run on the level's own split where that split has seed 0). Those runs are found from the
+configurations, not from their names; at those levels the threshold ratio and the pooled model
+use this split-draw curve, and a table says how much wider the levels' intervals are with draws
+than on one split.
 
 The architectures are compared in arms: no remedy; each with its own chosen remedy (each block
 type's best remedy, two remedies); and, where both curves exist, both with the same remedy (one
 remedy, so only the block type differs). Per arm, two estimands that can be answered:
-- the paired threshold ratio ρ*(a) / ρ*(b): per seed, where each curve's minority recall falls
-  below the threshold, then their ratio; its geometric mean over seeds with a 95% t-interval on
-  the log scale, a difference test on the log ratio and a TOST within ±ln(`ratio_margin`), one
-  Holm-Bonferroni over every arm's tests, and the verdict of `statistics.verdict`;
+- the paired threshold ratio ρ*(a) / ρ*(b): per seed, on the levels where both curves have that
+  seed, where each curve's minority recall falls below the threshold, then their ratio (a seed
+  counts where its levels bracket the crossing for both block types); its geometric mean over
+  seeds with a 95% t-interval on the log scale, a difference test on the log ratio and a TOST
+  within ±ln(`ratio_margin`), one Holm-Bonferroni over every arm's tests, and the verdict of
+  `statistics.verdict`;
 - a pooled model over every level: per-image minority correctness against log10 ρ × block type
-  (statsmodels' GEE, binomial, exchangeable working correlation, runs as clusters), whose
-  interaction says whether the gap grows with ρ.
+  (statsmodels' GEE, binomial, exchangeable working correlation, runs as clusters; every run of
+  the two curves at the levels both have, whatever its seed), whose interaction says whether the
+  gap grows with ρ.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -33,7 +45,7 @@ from scipy import stats as sps
 from .. import study_figures
 from ..errors import BlockbenchError
 from . import statistics
-from .runs import Group, accuracy, balanced_accuracy, minority_recall
+from .runs import Group, Run, accuracy, balanced_accuracy, minority_recall
 from .tables import link_to, num, p_value, summary_columns, text
 
 QUESTION = "9 severity"
@@ -47,20 +59,31 @@ NONE, CHOSEN, SAME = "none", "chosen remedy", "same remedy"
 RATIO_MARGIN = 1.25  # default of study.severity.ratio_margin: ratios within 1/1.25-1.25 are equal
 WIDTH_TARGET = 1.5  # the ratio's 95% interval is narrow enough when hi / lo is at most this
 RATIO_FAMILY = "threshold ratio"
+FEW_LEVELS = ("on one level", "on no level with both")  # seeds that cannot bracket a crossing
 
 
 def spec(study) -> dict:
     return study.study.get("severity") or {}
 
 
+def run_rho(run: Run) -> float:
+    """ρ of one run: the largest training class over the smallest (its split's counts)."""
+    counts = [int(v) for v in run.split["class_counts"]["train"].values()]
+    return max(counts) / min(counts)
+
+
 def imbalance_ratio(group: Group) -> float:
     """ρ: the largest training class over the smallest (the split's counts)."""
-    counts = [int(v) for v in group.first.split["class_counts"]["train"].values()]
-    return max(counts) / min(counts)
+    return run_rho(group.first)
 
 
 def _config(cfg: dict) -> dict:
     return {k: v for k, v in cfg.items() if k not in SEED_KEYS}
+
+
+def _split_but_seed(run: Run) -> dict:
+    """The configuration of a run's split (its counts.json) but for the split's seed."""
+    return {k: v for k, v in (run.split.get("config") or {}).items() if k != "seed"}
 
 
 def run_on_split(study, template: str, split: str) -> str | None:
@@ -107,6 +130,46 @@ def _levels(study) -> list[str]:
             f"known grids: {', '.join(study.params.get('grids') or {})}"
         )
     return levels
+
+
+def draw_levels(study) -> list[str]:
+    """The levels whose estimands use the split-draw curve (`study.severity.split_draws`)."""
+    draws = spec(study).get("split_draws") or []
+    levels = _levels(study)
+    unknown = [s for s in draws if s not in levels]
+    if unknown:
+        raise BlockbenchError(
+            f"params.yaml: study.severity.split_draws: {unknown[0]!r} is not one of "
+            f"study.severity.splits ({', '.join(levels)})"
+        )
+    return list(draws)
+
+
+def draw_runs(study, run: str) -> dict[int, Run]:
+    """The split-draw curve at the level `run` trains on: per seed s, the run whose configuration
+    is `run`'s but for its seed and split, on a split whose configuration is `run`'s split's but
+    for its seed, with split seed s (so seed 0 is `run` itself where its split has seed 0).
+    Found from the configurations, whatever the runs are called."""
+    group = study.groups[run]
+    want = {k: v for k, v in _config(group.cfg).items() if k != "split"}
+    want_split = _split_but_seed(group.first)
+    out: dict[int, Run] = {}
+    for g in study.groups.values():
+        if {k: v for k, v in _config(g.cfg).items() if k != "split"} != want:
+            continue
+        for r in g.runs:
+            split_seed = (r.split.get("config") or {}).get("seed")
+            if split_seed == r.seed and _split_but_seed(r) == want_split:
+                out.setdefault(r.seed, r)
+    return dict(sorted(out.items()))
+
+
+def seed_runs(study, table, key, split: str) -> dict[int, Run]:
+    """A curve's runs at a level, by seed, as the estimands use them: the split-draw curve at a
+    `split_draws` level, else the level's run and its replicates (all on the level's split)."""
+    if split in draw_levels(study):
+        return draw_runs(study, table[key][split])
+    return {r.seed: r for r in study.groups[table[key][split]].runs}
 
 
 def _by_rho(study, runs: dict[str, str]) -> dict[str, str]:
@@ -157,11 +220,6 @@ def arms(study, table) -> list[tuple[str, tuple[str, str], tuple[str, str]]]:
     return out
 
 
-def shared_seeds(study, runs: dict[str, str]) -> list[int]:
-    sets = [set(study.groups[r].by_seed(accuracy)) for r in runs.values()]
-    return sorted(set.intersection(*sets)) if sets else []
-
-
 def on_seeds(group: Group, seeds: list[int]) -> Group:
     return Group(group.name, [r for r in group.runs if r.seed in seeds])
 
@@ -181,23 +239,37 @@ def crossing(rho, values, threshold: float) -> tuple[float | None, str]:
     return None, "above"
 
 
-def seed_crossings(study, runs: dict[str, str], seeds, threshold: float) -> dict[int, tuple]:
-    """Per seed: `crossing` of its minority recall over the curve's levels."""
-    rho = [imbalance_ratio(study.groups[r]) for r in runs.values()]
-    return {
-        s: crossing(
-            rho, [study.groups[r].by_seed(minority_recall)[s] for r in runs.values()], threshold
-        )
-        for s in seeds
-    }
+def seed_crossing(runs: list[Run], threshold: float) -> tuple[float | None, str]:
+    """`crossing` of one seed's minority recall over its runs (one per level, ascending ρ)."""
+    return crossing([run_rho(r) for r in runs], [minority_recall(r) for r in runs], threshold)
 
 
-def threshold_row(study, arch: str, remedy: str, runs: dict[str, str], threshold: float) -> dict:
-    """The ρ at which minority recall falls below `threshold`, per seed, and its geometric mean
-    over the seeds with a 95% t-interval on log10 ρ (where every seed crosses)."""
-    seeds = shared_seeds(study, runs)
+def seed_levels(by_level: dict[str, dict[int, Run]]) -> dict[int, list[str]]:
+    """Per seed any level has: the levels that have it, in the order of `by_level`
+    ({level: {seed: anything}})."""
+    seeds = sorted({s for runs in by_level.values() for s in runs})
+    return {s: [lv for lv, runs in by_level.items() if s in runs] for s in seeds}
+
+
+def _count_text(reasons: Counter) -> str:
+    """'none', or '3 on one level; 1 c4 never below 0.9' (most frequent first)."""
+    return "; ".join(f"{n} {why}" for why, n in reasons.most_common()) or "none"
+
+
+def threshold_row(study, table, key: tuple[str, str], threshold: float) -> dict:
+    """The ρ at which a curve's minority recall falls below `threshold`, per seed on the levels
+    that have the seed (the split-draw curve at `split_draws` levels), and its geometric mean over
+    the seeds with a 95% t-interval on log10 ρ (where every seed with two levels crosses)."""
+    arch, remedy = key
+    by_level = {lv: seed_runs(study, table, key, lv) for lv in table[key]}
+    per_seed = seed_levels(by_level)
     found, outcomes = [], []
-    for x, how in seed_crossings(study, runs, seeds, threshold).values():
+    one_level = 0
+    for s, levels in per_seed.items():
+        if len(levels) < 2:
+            one_level += 1
+            continue
+        x, how = seed_crossing([by_level[lv][s] for lv in levels], threshold)
         outcomes.append(how)
         if x is not None:
             found.append(math.log10(x))
@@ -205,11 +277,11 @@ def threshold_row(study, arch: str, remedy: str, runs: dict[str, str], threshold
         "architecture": arch,
         "remedy": remedy,
         "threshold": threshold,
-        "seeds": len(seeds),
+        "seeds": len(outcomes),
         "crossed": len(found),
     }
     mean = lo = hi = None
-    if found and len(found) == len(seeds):
+    if found and len(found) == len(outcomes):
         logs = np.array(found)
         mean = 10 ** logs.mean()
         if len(logs) > 1:
@@ -219,14 +291,15 @@ def threshold_row(study, arch: str, remedy: str, runs: dict[str, str], threshold
     row["rho at threshold hi"] = num(hi, 1)
     row["never below"] = outcomes.count("above")
     row["below at every level"] = outcomes.count("below")
+    row["seeds on one level"] = one_level
     return row
 
 
-def arm_runs(study, table, ka, kb) -> tuple[list[str], list[int]]:
-    """The levels both curves of an arm have, and the seeds every one of their runs has."""
+def arm_runs(study, table, ka, kb) -> tuple[list[str], dict]:
+    """The levels both curves of an arm have, and per curve {level: {seed: run}} there (the
+    split-draw curve at `split_draws` levels)."""
     levels = [s for s in table[ka] if s in table[kb]]
-    runs = {f"{k}{s}": table[k][s] for k in (ka, kb) for s in levels}
-    return levels, shared_seeds(study, runs)
+    return levels, {k: {lv: seed_runs(study, table, k, lv) for lv in levels} for k in (ka, kb)}
 
 
 def level_pairs(study, table) -> list[tuple[str, str, str, str]]:
@@ -247,11 +320,12 @@ def declare(study) -> None:
 
 
 def level_table(study, table) -> pd.DataFrame:
+    """Per curve and level: the level's run over its own seeds (a description: levels may have
+    different seeds; `seeds` says how many)."""
     rows = []
     for (arch, remedy), runs in table.items():
-        seeds = shared_seeds(study, runs)
         for split, run in runs.items():
-            g = on_seeds(study.groups[run], seeds)
+            g = study.groups[run]
             row = {
                 "architecture": arch,
                 "remedy": remedy,
@@ -321,6 +395,73 @@ def gain_table(study, table) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# ------------------------------------------------------------------ split draws
+def draw_table(study, table) -> pd.DataFrame:
+    """Per curve and `split_draws` level where runs on their own split draws exist: minority recall
+    over the seeds both have, on the level's one split (its run and replicates) and with each seed
+    on its own split draw, each with its 95% interval, and how many times as wide the draws'
+    interval is (the same seeds, so the difference is which images were kept)."""
+    rows = []
+    for (arch, remedy), runs in table.items():
+        for split in draw_levels(study):
+            if split not in runs:
+                continue
+            one = study.groups[runs[split]]
+            draws = draw_runs(study, runs[split])
+            seeds = sorted(set(one.by_seed(accuracy)) & set(draws))
+            if len(seeds) < 2:
+                continue
+            g_one = on_seeds(one, seeds)
+            g_draw = Group(f"{one.name} (split draws)", [draws[s] for s in seeds])
+            i_one, i_draw = g_one.interval(minority_recall), g_draw.interval(minority_recall)
+            w_one, w_draw = i_one["hi"] - i_one["lo"], i_draw["hi"] - i_draw["lo"]
+            row = {
+                "architecture": arch,
+                "remedy": remedy,
+                "split": split,
+                "rho": num(imbalance_ratio(one), 1),
+                "seeds": len(seeds),
+                "seeds with draws": len(draws),
+            }
+            row.update(
+                summary_columns("minority recall, one split", g_one, minority_recall, "rate")
+            )
+            row.update(
+                summary_columns("minority recall, split draws", g_draw, minority_recall, "rate")
+            )
+            row["width one split"] = num(w_one, 4)
+            row["width split draws"] = num(w_draw, 4)
+            row["width ×"] = num(w_draw / w_one) if w_one > 0 else None
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def draw_words(draws: pd.DataFrame, declared: list[str]) -> list[str]:
+    """One sentence on how much wider the intervals became with split draws, from the table."""
+    if not declared:
+        return []
+    if not len(draws):
+        return [
+            f"At {', '.join(declared)} (`split_draws`) each seed is to have its own split draw; "
+            "none is trained yet, so the threshold ratio and the pooled model use seed 0 there.",
+            "",
+        ]
+    w = draws["width ×"].dropna()
+    n_wider = int((w > 1).sum())
+    span = (
+        f"{text(w.min(), 2)}×"
+        if w.min() == w.max()
+        else f"{text(w.min(), 2)}× to {text(w.max(), 2)}×"
+    )
+    levels = ", ".join(dict.fromkeys(draws["split"]))
+    return [
+        f"With each seed on its own split draw at {levels}, the 95% interval of minority recall "
+        f"is {span} as wide as on one split over the same seeds (wider for {n_wider} of "
+        f"{len(w)} curves): which images were kept is now in the interval.",
+        "",
+    ]
+
+
 # ------------------------------------------------------------------ the paired threshold ratio
 def seeds_for_width(sd: float | None, width: float = WIDTH_TARGET) -> int | None:
     """The fewest seeds whose 95% t-interval of a mean log ratio is at most `width` wide as a
@@ -350,26 +491,39 @@ def ratio_margin(study) -> float:
     return float(spec(study).get("ratio_margin") or RATIO_MARGIN)
 
 
-def log_ratios(study, table, ka, kb, threshold: float) -> tuple[dict, dict, int]:
-    """Per seed both curves of an arm have (on the levels both have), ln ρ* of each where both
-    cross the threshold: ({seed: ln ρ*(a)}, {seed: ln ρ*(b)}, seeds where either does not)."""
-    levels, seeds = arm_runs(study, table, ka, kb)
-    if len(levels) < 2:
-        return {}, {}, len(seeds)
-    xa = seed_crossings(study, {s: table[ka][s] for s in levels}, seeds, threshold)
-    xb = seed_crossings(study, {s: table[kb][s] for s in levels}, seeds, threshold)
-    both = [s for s in seeds if xa[s][0] is not None and xb[s][0] is not None]
-    return (
-        {s: math.log(xa[s][0]) for s in both},
-        {s: math.log(xb[s][0]) for s in both},
-        len(seeds) - len(both),
-    )
+def log_ratios(study, table, ka, kb, threshold: float) -> tuple[dict, dict, Counter]:
+    """Per seed either curve of an arm has, on the levels where both curves have that seed: ln ρ*
+    of each where both cross the threshold there, ({seed: ln ρ*(a)}, {seed: ln ρ*(b)}), and why
+    the other seeds could not be used ({reason: seeds}: on one level; a curve never below the
+    threshold on the seed's levels, or below at every one of them)."""
+    levels, runs = arm_runs(study, table, ka, kb)
+    both = {lv: {s: 1 for s in runs[ka][lv] if s in runs[kb][lv]} for lv in levels}
+    seeds = set().union(*(set(runs[k][lv]) for k in (ka, kb) for lv in levels))
+    per_seed = {s: [] for s in sorted(seeds)} | seed_levels(both)
+    va, vb, lost = {}, {}, Counter()
+    for s, lvs in per_seed.items():
+        if len(lvs) < 2:
+            lost[FEW_LEVELS[0] if lvs else FEW_LEVELS[1]] += 1
+            continue
+        xa = seed_crossing([runs[ka][lv][s] for lv in lvs], threshold)
+        xb = seed_crossing([runs[kb][lv][s] for lv in lvs], threshold)
+        if xa[0] is not None and xb[0] is not None:
+            va[s], vb[s] = math.log(xa[0]), math.log(xb[0])
+            continue
+        why = [
+            f"{k[0]} {'never below' if how == 'above' else 'below at every level'}"
+            for k, (x, how) in ((ka, xa), (kb, xb))
+            if x is None
+        ]
+        lost[" and ".join(why)] += 1
+    return va, vb, lost
 
 
 def ratio_table(study, table, threshold: float) -> pd.DataFrame:
     """Per arm: the paired threshold ratio ρ*(a) / ρ*(b), its 95% interval and width, and its
     verdict (difference test on the ln ratio and TOST within ±ln margin; one Holm-Bonferroni over
-    every arm's tests), with the seeds its interval needs to be narrower than WIDTH_TARGET."""
+    every arm's tests), with the seeds its interval needs to be narrower than WIDTH_TARGET and
+    the seeds that could not be used, with why (`log_ratios`)."""
     margin = ratio_margin(study)
     family = statistics.Family(study.alpha, study.study.get("power", 0.8))
     keys = []
@@ -415,7 +569,9 @@ def ratio_table(study, table, threshold: float) -> pd.DataFrame:
                 "verdict": verdict,
                 "seeds for width": seeds_for_width(sd) if tested else None,
                 "width target ×": WIDTH_TARGET,
-                "seeds not crossing": lost,
+                "seeds not used": _count_text(lost),
+                "seeds not crossing": sum(n for why, n in lost.items() if why not in FEW_LEVELS),
+                "seeds on one level": sum(lost[why] for why in FEW_LEVELS),
                 "sd ln ratio": num(sd, 4) if tested else None,
                 "p (Holm)": p_value(c.p_holm),
                 "p equivalence (Holm)": p_value(c.p_equiv_holm),
@@ -432,21 +588,24 @@ def ratio_table(study, table, threshold: float) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ the pooled model
 def pooled_data(study, table, ka, kb) -> pd.DataFrame:
-    """One row per minority test image of every run of an arm's two curves (the levels both have,
-    the seeds all their runs have): right (0/1), log10 ρ, block (1: a, 0: b), run (a number)."""
-    levels, seeds = arm_runs(study, table, ka, kb)
+    """One row per minority test image of every run of an arm's two curves at the levels both
+    have, whatever its seed (the split-draw curve at `split_draws` levels): right (0/1), log10 ρ,
+    block (1: a, 0: b), run (a number: the cluster)."""
+    levels, runs = arm_runs(study, table, ka, kb)
     parts = []
     for block, key in ((1, ka), (0, kb)):
         for split in levels:
-            g = study.groups[table[key][split]]
-            x = math.log10(imbalance_ratio(g))
-            for r in g.runs:
-                if r.seed not in seeds:
-                    continue
+            for r in runs[key][split].values():
                 right = r.correct[np.isin(r.y_true, r.minority)].astype(float)
-                run = len(parts)
                 parts.append(
-                    pd.DataFrame({"right": right, "log10 rho": x, "block": block, "run": run})
+                    pd.DataFrame(
+                        {
+                            "right": right,
+                            "log10 rho": math.log10(run_rho(r)),
+                            "block": block,
+                            "run": len(parts),
+                        }
+                    )
                 )
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
@@ -555,7 +714,8 @@ def section(study) -> list[str]:
     a, b = study.study["mobilenet"], study.study["plain"]
     threshold = float(spec(study).get("recall_threshold", 0.9))
     levels = level_table(study, table)
-    cross = pd.DataFrame([threshold_row(study, k[0], k[1], r, threshold) for k, r in table.items()])
+    cross = pd.DataFrame([threshold_row(study, table, k, threshold) for k in table])
+    draws = draw_table(study, table)
     gaps = gap_table(study, table)
     gains = gain_table(study, table)
     ratios = ratio_table(study, table, threshold)
@@ -569,17 +729,33 @@ def section(study) -> list[str]:
         f"{text(levels['keep fraction'].min(), 3)} to {text(levels['keep fraction'].max(), 3)}; ρ "
         "is the largest training class over the smallest. Per architecture, without a remedy, "
         "with the remedy chosen on validation for it (section 8), and with the remedy chosen for "
-        "the other architecture where that was trained at the levels, the mean over the seeds "
-        "every level of the curve has and its 95% interval:",
+        "the other architecture where that was trained at the levels, the mean over each level's "
+        "own seeds (`seeds`: levels may have different seeds) and its 95% interval:",
         "",
         study.tables(levels, "severity"),
         f"![test accuracy, balanced accuracy and minority recall against ρ]({link_to(path)})",
         "",
-        f"Where minority recall falls below {threshold:g} (per seed, interpolated on log ρ "
-        "between the last level above and the next; geometric mean over the seeds and 95% "
-        "interval, given where every seed crosses):",
+        f"Where minority recall falls below {threshold:g} (per seed, on the levels that have "
+        "the seed, interpolated on log ρ between the last level above and the next; geometric "
+        "mean over the seeds on two levels or more and 95% interval, given where every such seed "
+        "crosses):",
         "",
-        study.tables(cross, "severity_threshold"),
+        study.tables(
+            cross,
+            "severity_threshold",
+            shown=[
+                "architecture",
+                "remedy",
+                "seeds",
+                "crossed",
+                "rho at threshold",
+                "rho at threshold lo",
+                "rho at threshold hi",
+                "never below",
+                "below at every level",
+                "seeds on one level",
+            ],
+        ),
     ]
     for _, r in cross[cross["seeds"] > 0].iterrows():
         where = (
@@ -607,14 +783,49 @@ def section(study) -> list[str]:
             "",
             study.tables(gains, "severity_gains"),
         ]
+    declared = draw_levels(study)
+    if len(draws):
+        lines += [
+            f"At {', '.join(declared)} each training seed also has its own split draw (split seed "
+            "= training seed; found from the split configurations): minority recall over the "
+            "seeds both have, on the level's one split and with each seed on its own draw, and "
+            "how many times as wide the draws' 95% interval is:",
+            "",
+            study.tables(
+                draws,
+                "severity_split_draws",
+                shown=[
+                    "architecture",
+                    "remedy",
+                    "split",
+                    "seeds",
+                    "minority recall, one split",
+                    "minority recall, one split lo",
+                    "minority recall, one split hi",
+                    "minority recall, split draws",
+                    "minority recall, split draws lo",
+                    "minority recall, split draws hi",
+                    "width ×",
+                ],
+            ),
+        ]
+    lines += draw_words(draws, declared)
+    on_draws = (
+        f" (at {', '.join(declared)}: the split-draw curve, each seed on its own draw)"
+        if declared
+        else ""
+    )
+    margin = ratios["margin ×"].iloc[0] if len(ratios) else ratio_margin(study)
     lines += [
-        f"The paired threshold ratio ρ*({a}) / ρ*({b}): per seed, where each curve falls below "
-        f"{threshold:g} (on the levels both curves have), then the ratio; the geometric mean over "
-        "the seeds where both cross with its 95% t-interval on the log scale, its width (upper "
-        "over lower end), and the verdict of a difference test on the log ratio and a TOST "
-        "within the declared factor (one Holm–Bonferroni over every arm's tests). Above 1, "
-        f"{a} tolerates more imbalance. 'seeds for width' is the number of seeds whose interval "
-        "would be narrower than the width target at the seed-to-seed spread seen here:",
+        f"The paired threshold ratio ρ*({a}) / ρ*({b}): per seed, on the levels where both "
+        f"curves have that seed{on_draws}, where each curve falls below {threshold:g}, then the "
+        "ratio; a seed is used where its levels bracket the crossing for both block types "
+        "('seeds not used' says why the others are not). The geometric mean over the used "
+        "seeds with its 95% t-interval on the log scale, its width (upper over lower end), and "
+        "the verdict of a difference test on the log ratio and a TOST within a factor "
+        f"{text(margin, 2)} (one Holm–Bonferroni over every arm's tests). Above 1, {a} tolerates "
+        "more imbalance. 'seeds for width' is the number of seeds whose interval would be "
+        "narrower than the width target at the seed-to-seed spread seen here:",
         "",
         study.tables(
             ratios,
@@ -623,11 +834,11 @@ def section(study) -> list[str]:
                 "arm",
                 "remedies",
                 "seeds",
+                "seeds not used",
                 "threshold ratio",
                 "threshold ratio lo",
                 "threshold ratio hi",
                 "width ×",
-                "margin ×",
                 "verdict",
                 "seeds for width",
             ],
@@ -635,7 +846,8 @@ def section(study) -> list[str]:
     ]
     if len(pooled):
         lines += [
-            "The pooled model, per arm: every minority test image of every run at every level, "
+            "The pooled model, per arm: every minority test image of every run at every level "
+            "both curves have, whatever its seed (the split-draw curve where declared), "
             f"right or wrong, against log10 ρ (centred) × block type ({a} against {b}); GEE "
             "(binomial, exchangeable correlation within a run, runs as clusters), 95% robust "
             f"intervals. '{a} − {b} per tenfold rho' is the interaction: how the gap in log-odds "
@@ -680,8 +892,8 @@ def _tolerance(verdict: str, a: str, b: str, margin: str) -> str:
 def _ratio_words(r: pd.Series, a: str, b: str) -> str:
     if r["verdict"] == "not tested":
         return (
-            f"ρ*({a}) / ρ*({b}) is not tested ({r['seeds']} seeds where both curves cross, "
-            f"{r['seeds not crossing']} where one does not)"
+            f"ρ*({a}) / ρ*({b}) is not tested ({r['seeds']} seeds where both curves cross; "
+            f"not used: {r['seeds not used']})"
         )
     ci = (
         f"ρ*({a}) / ρ*({b}) = {text(r['threshold ratio'], 2)} "

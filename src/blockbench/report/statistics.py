@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import integrate
+from scipy import integrate, special
 from scipy import stats as sps
 from statsmodels.stats.power import TTestPower
 from statsmodels.stats.weightstats import ttost_paired
@@ -81,9 +81,20 @@ def bounded(values, lo: float, hi: float, pooled: tuple[int, int] | None = None)
         return d
     if d["sd"] == 0:
         return {**d, "lo": d["mean"], "hi": d["mean"]}
-    if not lo < d["mean"] < hi:  # the mean on an end of the range: no logit; resample the seeds
+    if _at_end(d["mean"], lo, hi):  # the mean on an end of the range: no logit; resample the seeds
         return {**d, **_bootstrap_interval(values)}
     return {**d, **_logit_interval(d["mean"], d["sd"], d["n"], lo, hi)}
+
+
+END_TOLERANCE = 1e-9  # of the range: a mean nearer an end than this is on it (rounding, not data)
+
+
+def _at_end(mean: float, lo: float, hi: float) -> bool:
+    """The mean on an end of [lo, hi] or outside it, up to rounding: a mean of rates over test
+    images (thousands) and seeds (tens to hundreds) is never nearer an end than 1e-9 unless it is
+    on it, and the logit of a position rounded to 0 or 1 is infinite."""
+    u = (mean - lo) / (hi - lo)
+    return not END_TOLERANCE < u < 1 - END_TOLERANCE
 
 
 def _bootstrap_interval(values, resamples: int = 10_000, level: float = LEVEL) -> dict:
@@ -108,17 +119,29 @@ def _logit_interval(
     t = float(sps.t.ppf((1 + level) / 2, n - 1))
     se_logit = sd / math.sqrt(n) / ((hi - lo) * u * (1 - u))
     centre = math.log(u / (1 - u))
-    ends = [1 / (1 + math.exp(-(centre + k * t * se_logit))) for k in (-1, 1)]
+    ends = [float(special.expit(centre + k * t * se_logit)) for k in (-1, 1)]  # no overflow
     return {"lo": lo + (hi - lo) * ends[0], "hi": lo + (hi - lo) * ends[1]}
+
+
+def _gain_range(mean_d: float, mean_b: float) -> tuple[float, float]:
+    """What a gain a - b of rates can be: from -b's mean to 1 - b's mean; but where the mean gain
+    sits on an end of that, a sat on 0 or 1 at every seed (gain -b or 1 - b, per seed), and the
+    gain's interval is then b's, mirrored: [-1, 0] or [0, 1], where the logit interval has room."""
+    lo, hi = -mean_b, 1.0 - mean_b
+    if not _at_end(mean_d, lo, hi):
+        return lo, hi
+    return (0.0, 1.0) if abs(mean_d - hi) <= abs(mean_d - lo) else (-1.0, 0.0)
 
 
 def bounded_gain(a: dict[int, float], b: dict[int, float]) -> dict:
     """`paired` a - b of a rate in [0, 1] with its interval inside what a gain can be: from -b's
-    mean (a falls to 0) to 1 - b's mean (a reaches 1), by `bounded` on that range."""
+    mean (a falls to 0) to 1 - b's mean (a reaches 1), by `bounded` on that range. Where a is 1
+    (or 0) at every seed, the gain is 1 - b (or -b) per seed, on that end of the range: its
+    interval is then `bounded` on [0, 1] (or [-1, 0]), b's own interval mirrored."""
     r = paired(a, b)
     if r["n"] < 2 or r["mean_b"] is None:
         return r
-    d = bounded(r["differences"], -r["mean_b"], 1.0 - r["mean_b"])
+    d = bounded(r["differences"], *_gain_range(r["diff"], r["mean_b"]))
     return {**r, "lo": d["lo"], "hi": d["hi"]}
 
 
@@ -315,7 +338,7 @@ def simultaneous_interval(
     level = 1 - alpha / m
     if bounds is not None and d.std(ddof=1) > 0:
         lo, hi = bounds
-        if lo < d.mean() < hi:
+        if not _at_end(float(d.mean()), lo, hi):
             r = _logit_interval(float(d.mean()), float(d.std(ddof=1)), len(d), lo, hi, level)
         else:
             r = _bootstrap_interval(d, level=level)
@@ -436,7 +459,7 @@ class Family:
                 c.significant = p is not None and p < self.alpha
                 c.threshold = self.alpha / m if m else None
                 r = c.result
-                bounds = (-r["mean_b"], 1.0 - r["mean_b"]) if c.rate and r["n"] >= 2 else None
+                bounds = _gain_range(r["diff"], r["mean_b"]) if c.rate and r["n"] >= 2 else None
                 c.simultaneous = simultaneous_interval(
                     r.get("differences", []), m, self.alpha, bounds
                 )
