@@ -80,13 +80,32 @@ def wait_for(what, timeout: float = 480):  # generous: the tests run beside a tr
 
 
 def stop(proc: subprocess.Popen, *pids: int) -> None:
-    """Stop what a test started: its session, then any of `pids` that left it."""
+    """Stop what a test started: its session, then any of `pids` that left it; return once every
+    one of them has ended (a killed trainer holds its engine lock until its exit completes, which
+    on a busy machine outlasts the wait for its engine: the next test then found the lock held)."""
     for pid, kill in [(proc.pid, os.killpg), *[(p, os.kill) for p in pids]]:
         try:
             kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
     proc.wait(timeout=60)
+
+    def ended():
+        """the stopped processes to end"""
+        return not any(
+            pid in pids or _group(pid) == proc.pid
+            for pid, (_, state, _) in processes().items()
+            if state != "Z"
+        )
+
+    wait_for(ended, timeout=120)
+
+
+def _group(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
 
 
 def processes() -> dict[int, tuple[int, str, str]]:

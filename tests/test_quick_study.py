@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -10,7 +18,7 @@ from conftest import REPO
 from enginekit import dvc_stale
 
 from blockbench import params as bbp
-from blockbench import report
+from blockbench import report, warm
 from blockbench.quick import copy_pipeline, quick_params, run_engine
 
 pytestmark = pytest.mark.engines
@@ -70,13 +78,15 @@ def test_quick_preset_cuts_the_severity_experiment_to_the_levels_it_trains_anywa
     assert not any("keep0p001" in r for r in bbp.run_names(quick))
 
 
-def test_quick_study_end_to_end(tmp_path):
-    """The whole study's report on digits, under DVC. Snakemake runs the whole DAG in
-    tests/test_engines.py and writes the same bytes as DVC there (so it is not run twice here)."""
-    engine = "dvc"
+def end_to_end_params() -> dict:
+    """The quick preset with fewer runs of a kind the report treats alike (each section keeps
+    what it compares; the test keeps the sections and checks their numbers):
+    - the remedies of the plain network only (the report treats each base network's remedies
+      alike): two remedies (one repeated over a second seed) and the reference;
+    - the capacity sweep on the widths its matched pairs compare (every width of the sweep is a
+      row of its table and a point of its figure alike; the pairs are the tested comparisons);
+    - two other splits for the split-seed section (its variance ratio needs three splits)."""
     params = quick_params(bbp.load(REPO / "params.yaml"))
-    # keep the test short: the remedies of the plain network only (the report treats each base
-    # network's remedies alike), two remedies (one repeated over a second seed) and the reference
     params["grids"]["remedies"]["runs"] = [params["study"]["plain"]]
     variants = params["grids"]["remedies"]["variants"]
     params["grids"]["remedies"]["variants"] = {
@@ -84,7 +94,26 @@ def test_quick_study_end_to_end(tmp_path):
         "augment_repeated": variants["augment_repeated"],
         "balanced": variants["balanced"],
     }
-    params = bbp.validate(params)
+    capacity = params["study"]["capacity"]
+    paired = {pair[key] for pair in capacity["pairs"].values() for key in ("a", "b")}
+    sweep = capacity["sweep"]
+    widths = {r for runs in sweep.values() for r in runs}
+    capacity["sweep"] = {side: [r for r in runs if r in paired] for side, runs in sweep.items()}
+    for run in widths - paired:
+        del params["runs"][run]
+    params["benchmark"]["runs"] = [r for r in params["benchmark"]["runs"] if r in params["runs"]]
+    split_grid = params["grids"][params["study"]["split_seeds"]]
+    split_grid["variants"] = dict(list(split_grid["variants"].items())[:2])
+    used = {bbp.run_config(params, r)["split"] for r in bbp.run_names(params)}
+    params["splits"] = {k: v for k, v in params["splits"].items() if k in used}
+    return bbp.validate(params)
+
+
+def test_quick_study_end_to_end(tmp_path):
+    """The whole study's report on digits, under DVC. Snakemake runs the whole DAG in
+    tests/test_engines.py and writes the same bytes as DVC there (so it is not run twice here)."""
+    engine = "dvc"
+    params = end_to_end_params()
     repo = copy_pipeline(REPO, tmp_path / engine, params)
     run_engine(repo, engine, cores=2)
     text = (repo / report.SUMMARY).read_text()
@@ -115,3 +144,110 @@ def test_quick_study_end_to_end(tmp_path):
     ]:
         assert (repo / "results" / link).is_file(), link
     assert dvc_stale(repo) == set()
+
+
+# A stage script that runs until stopped: it says which process runs it, then sleeps.
+SLEEPER = """\
+import os, sys, time
+from pathlib import Path
+Path("started").write_text(str(os.getpid()))
+time.sleep(600)
+"""
+
+
+def _processes() -> dict[int, tuple[int, str, str]]:
+    """pid -> (parent pid, start time, state) of every process (/proc/<pid>/stat)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # ended meanwhile
+                continue
+            found[int(entry.name)] = (int(fields[1]), fields[19], fields[0])
+    return found
+
+
+def _descendants(root: int) -> dict[int, str]:
+    """pid -> start time of every running descendant of `root`."""
+    procs, tree, todo = _processes(), {}, [root]
+    while todo:
+        parent = todo.pop()
+        for pid, (ppid, start, state) in procs.items():
+            if ppid == parent and state != "Z":
+                tree[pid] = start
+                todo.append(pid)
+    return tree
+
+
+def _running(pids: dict[int, str]) -> dict[int, str]:
+    """pid -> command line of those of `pids` (pid -> start time) still running (not a zombie)."""
+    procs, alive = _processes(), {}
+    for pid, start in pids.items():
+        if pid in procs and procs[pid][1] == start and procs[pid][2] != "Z":
+            with contextlib.suppress(OSError):
+                alive[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    return alive
+
+
+@pytest.mark.skipif(not warm.supported(), reason="the warm server needs Linux (pidfd)")
+@pytest.mark.parametrize(
+    "sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name
+)
+def test_killing_the_quick_look_stops_all_it_started(tmp_path, sig):
+    """`python -m blockbench.quick` stopped while a stage runs (SIGTERM, SIGINT, or killed outright
+    with SIGKILL): dvc repro, the warm server, its stage and the watchdog all end, and the warm
+    server's temporary directory goes. The real quick look on a pipeline of one stage that sleeps
+    in two processes: a stage script (run by the warm server) and, beside it, a plain `sleep`
+    that the stage's shell started (as any process an engine or a stage starts)."""
+    src = tmp_path / "src"
+    shutil.copytree(REPO / "workflow", src / "workflow")
+    (src / "workflow" / "scripts" / "sleep.py").write_text(SLEEPER)
+    cmd = "sleep 600 & python workflow/scripts/sleep.py"
+    (src / "dvc.yaml").write_text(f"stages:\n  sleep:\n    cmd: {cmd}\n")
+    for name in ("Snakefile", ".gitignore", ".dvcignore"):
+        (src / name).write_text("")
+    shutil.copy(REPO / "params.yaml", src / "params.yaml")
+    shutil.copytree(REPO / "src" / "blockbench", src / "src" / "blockbench")
+    dest = tmp_path / "dest"
+    # Python's own SIGINT handler, as at a terminal (a shell's background jobs start with it off)
+    code = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from blockbench.quick import main; sys.exit(main(sys.argv[1:]))"
+    )
+    argv = [sys.executable, "-c", code, "--params", str(src / "params.yaml"), "--dest", str(dest)]
+    log = tmp_path / "quick.log"
+    with open(log, "w") as out:
+        quick = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+    started, tree = {}, {}
+    try:
+        deadline = time.monotonic() + 600  # minutes only on a machine busy with other work
+        while not (dest / "started").exists():
+            assert quick.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        tree = _descendants(quick.pid)
+        started = _running(tree)
+        stage = int((dest / "started").read_text())
+        # the stage runs in a fork of the warm server (whose command line it shows), under dvc
+        assert "-m blockbench.warm " in started.get(stage, ""), started
+        assert sum("-m blockbench.warm " in c for c in started.values()) == 2, started
+        assert any(c.endswith("dvc repro ") for c in started.values()), started
+        assert "sleep 600 " in started.values(), started
+        warm_dir = Path(started[stage].split("-m blockbench.warm ", 1)[1].split()[0]).parent
+        assert warm_dir.is_dir()
+
+        quick.send_signal(sig)
+        quick.wait(timeout=300)
+        if sig != signal.SIGKILL:  # it stopped all before it ended, and says so
+            assert quick.returncode == 128 + sig, log.read_text()
+            assert f"interrupted ({sig.name})" in log.read_text().splitlines()[-1]
+        deadline = time.monotonic() + 300
+        while _running(tree) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _running(tree) == {}, f"left running: {_running(tree)}"
+        assert not warm_dir.exists()
+    finally:
+        for pid in [quick.pid, *_running(tree)]:  # a failed run leaves nothing behind
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        quick.wait()

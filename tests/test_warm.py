@@ -4,10 +4,13 @@ streams and exit code; other commands and a missing server fall back to the real
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -36,6 +39,9 @@ def scratch(tmp_path):
         "    print('interrupted', file=sys.stderr)\n    sys.exit(130)\n"
     )
     (scripts / "crash.py").write_text("raise ValueError('boom')\n")
+    (scripts / "pid_sleep.py").write_text(  # says which process runs it, then sleeps
+        "import os, time\nopen('stage.pid', 'w').write(str(os.getpid()))\ntime.sleep(60)\n"
+    )
     return tmp_path
 
 
@@ -113,3 +119,70 @@ def test_other_commands_and_a_stopped_server_use_the_real_interpreter(scratch):
     warm.install_shim(shim_dir, shim_dir.parent / "socket")
     r = call(shim_dir, scratch, "workflow/scripts/echo.py", "0")
     assert r.returncode == 0 and "argv ['0']" in r.stdout
+
+
+def _running_stage(scratch, shim_dir) -> tuple[subprocess.Popen, int]:
+    """The sleeping stage started through the shim, and the pid of the server's child running it."""
+    shim = subprocess.Popen(
+        [str(shim_dir / "python"), "workflow/scripts/pid_sleep.py"], cwd=scratch
+    )
+    deadline = time.monotonic() + 120
+    while not (scratch / "stage.pid").exists() or not (scratch / "stage.pid").read_text():
+        assert shim.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    return shim, int((scratch / "stage.pid").read_text())
+
+
+def _ended(pid: int, wait_s: float = 60) -> bool:
+    """Whether `pid` ended (or is a zombie) within wait_s seconds."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            if open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z":
+                return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_leaving_the_block_stops_the_stages_still_running_and_removes_the_directory(scratch):
+    with warm.server(env=dict(os.environ), preload=()) as shim_dir:
+        shim, stage = _running_stage(scratch, shim_dir)
+    try:
+        assert _ended(stage, 0.1)  # stopped before the block ended
+        assert shim.wait(timeout=60) == 1  # its shim saw the server go
+        assert not shim_dir.parent.exists()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(stage, signal.SIGKILL)
+
+
+def test_the_server_stops_when_its_parent_is_killed(scratch):
+    """The process holding the server killed outright (SIGKILL): the server sees its standard
+    input close, stops the stage it runs and removes its directory."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys, time; from blockbench import warm\n"
+            "with warm.server(env=dict(os.environ), preload=()) as shim_dir:\n"
+            "    print(shim_dir, flush=True); time.sleep(600)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    shim_dir = Path(holder.stdout.readline().strip())
+    shim, stage = _running_stage(scratch, shim_dir)
+    server = int(Path(f"/proc/{stage}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    try:
+        holder.kill()
+        holder.wait()
+        assert _ended(stage) and _ended(server)
+        assert shim.wait(timeout=60) == 1
+        assert not shim_dir.parent.exists()
+    finally:
+        for pid in (stage, server):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        holder.stdout.close()

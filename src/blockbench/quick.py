@@ -8,6 +8,10 @@ It copies the pipeline (Snakefile, dvc.yaml, params.yaml, workflow/, src/blockbe
 destination, rewrites params.yaml there with `quick_params`, writes the run configs and runs the
 engine on the copy's own code, so the main results/ are never touched. Open
 <dest>/results/summary.md afterwards.
+
+Stopped (Ctrl-C, SIGTERM, SIGHUP, or killed outright) it leaves nothing running: the engine and
+every process it started run in a process group that a watchdog stops, and the warm server stops
+its stages and removes its directory (blockbench.warm).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import contextlib
 import copy
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +44,57 @@ BATCH_DIVISOR = 20  # digits has ~1/40 of MNIST's training images: keep several 
 QUICK_SEEDS = 2  # seeds of the headline pair (study.mobilenet, study.plain); one for the rest
 # the benchmark at most this long: a digits study only shows the speed section's form
 QUICK_BENCHMARK = {"steps": 5, "images": 1024, "repeats": 4}
+STOP_GRACE_S = 5  # a stopped engine's processes: seconds after SIGINT or SIGTERM, then SIGKILL
+
+# Run beside the engine: it reads the engine's process group, then waits; "done" means the engine
+# ended by itself, "INT" or "TERM" (or the pipe closing without a word: this process died) that
+# the group is to be stopped with that signal, then SIGTERM, then SIGKILL, each after
+# STOP_GRACE_S while any of it runs (a zombie, which only waits for its parent, counts as ended).
+# It ignores the signals a terminal sends.
+_WATCHDOG = """
+import os, signal, sys, time
+for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(sig, signal.SIG_IGN)
+line = sys.stdin.readline().strip()
+group = int(line) if line.isdigit() else 0  # none: the engine did not start
+order = sys.stdin.read().strip() or "TERM"
+
+def running():
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    if not os.path.isdir("/proc"):
+        return True
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            state, _, pgrp = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue
+        if int(pgrp) == group and state != "Z":
+            return True
+    return False
+
+if group and order != "done":
+    for name in dict.fromkeys([order, "TERM", "KILL"]):
+        if not running():
+            break
+        try:
+            os.killpg(group, getattr(signal, "SIG" + name))
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + float(sys.argv[1])
+        while running() and time.monotonic() < deadline:
+            time.sleep(0.1)
+"""
+
+
+class Interrupted(Exception):
+    """SIGTERM or SIGHUP reached `main`: raised so that what it started is stopped."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 def quick_params(params: dict) -> dict:
@@ -102,12 +158,18 @@ def _cut_severity(p: dict) -> None:
         return
     for name in severity.get("grids") or []:
         (p.get("grids") or {}).pop(name, None)
-    used = {params_mod.run_config(p, r)["split"] for r in params_mod.logical_runs(p)}
-    for split in severity["splits"]:
+    runs = set(params_mod.logical_runs(p))
+    if p.get("seeds"):  # the replicate seeds of runs the grids declared go with them
+        p["seeds"] = {run: seeds for run, seeds in p["seeds"].items() if run in runs}
+    used = {params_mod.run_config(p, r)["split"] for r in runs}
+    for split in list(p["splits"]):  # the levels and their split draws: nothing trains on them
         if split not in used:
-            p["splits"].pop(split, None)
+            p["splits"].pop(split)
     kept = [s for s in severity["splits"] if s in used]
-    p["study"]["severity"] = {**severity, "splits": kept, "grids": []} if len(kept) > 1 else None
+    draws = [s for s in severity.get("split_draws") or [] if s in kept]
+    p["study"]["severity"] = (
+        {**severity, "splits": kept, "grids": [], "split_draws": draws} if len(kept) > 1 else None
+    )
 
 
 def copy_pipeline(src: Path, dest: Path, params: dict) -> Path:
@@ -157,7 +219,37 @@ def run_engine(repo: Path, engine: str, cores: int = 2, warm_start: bool = True)
     else:
         cmd = ["snakemake", "--cores", str(cores)]
     with warm_env(env, warm_start) as env:
-        subprocess.run(cmd, cwd=repo, env=env, check=True)
+        run_stoppable(cmd, cwd=repo, env=env)
+
+
+def run_stoppable(cmd: list[str], **popen_kwargs) -> None:
+    """subprocess.run(cmd, check=True), with `cmd` and every process it starts in a process group
+    of their own (a new session) that a watchdog process stops when this one is interrupted
+    (KeyboardInterrupt: SIGINT first; any other exception: SIGTERM) or dies (SIGKILL)."""
+    watchdog = subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", _WATCHDOG, str(STOP_GRACE_S)],
+        stdin=subprocess.PIPE,
+        text=True,
+    )
+    order, proc = "TERM", None
+    try:
+        proc = subprocess.Popen(cmd, start_new_session=True, **popen_kwargs)
+        print(proc.pid, file=watchdog.stdin, flush=True)
+        code = proc.wait()
+        order = "done"
+    except KeyboardInterrupt:
+        order = "INT"
+        raise
+    finally:
+        with contextlib.suppress(OSError):  # the watchdog is gone (killed with this process)
+            print(order, file=watchdog.stdin, flush=True)
+        with contextlib.suppress(OSError):
+            watchdog.stdin.close()
+        if proc is not None:
+            proc.wait()  # reaped while the watchdog stops its group
+        watchdog.wait()
+    if code:
+        raise subprocess.CalledProcessError(code, cmd)
 
 
 @contextlib.contextmanager
@@ -190,8 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     except params_mod.ParamsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    repo = copy_pipeline(Path(args.params).resolve().parent, Path(args.dest).resolve(), params)
+    handlers = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
+        repo = copy_pipeline(Path(args.params).resolve().parent, Path(args.dest).resolve(), params)
         run_engine(repo, args.engine, args.cores, warm_start=not args.cold)
     except subprocess.CalledProcessError as exc:
         print(
@@ -199,8 +292,24 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    except (KeyboardInterrupt, Interrupted) as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        name = signal.Signals(signum).name
+        print(
+            f"interrupted ({name}): stopped {args.engine} and all it started; run the same"
+            " command again to go on",
+            file=sys.stderr,
+        )
+        return 128 + signum
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     print(f"quick study done: {repo / 'results' / 'summary.md'}")
     return 0
+
+
+def _interrupt(signum: int, _frame) -> None:
+    raise Interrupted(signum)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,11 @@ real interpreter instead. A child runs the same entry script with the same code 
         env["PATH"] = f"{shim_dir}:{env['PATH']}"
         subprocess.run(["dvc", "repro"], env=env, ...)
 
+The server stops when its standard input closes (its parent ended, even by SIGKILL) or on SIGTERM:
+it stops the stages still running (SIGTERM, then SIGKILL after STOP_GRACE_S) and removes its
+temporary directory. It ignores SIGINT: a stage's `python` (the shim) passes the engine's Ctrl-C on
+to its stage, and the server runs in a session of its own, so the stage gets it once.
+
 Linux only (file descriptors passed over a Unix socket, pidfd); elsewhere `server` yields None and
 the stages start cold.
 """
@@ -25,13 +30,16 @@ import importlib
 import json
 import os
 import runpy
+import select
 import selectors
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 
@@ -57,6 +65,8 @@ PRELOAD = (
 )
 STAGE_PREFIX = "workflow/scripts/"
 READY = "warm: ready"
+SHIM_NAMES = ("python", "python3")
+STOP_GRACE_S = 5  # a stopped server's stages: seconds between SIGTERM and SIGKILL
 
 _SHIM = '''#!{python} -IS
 """`python` for the engines while a warm server runs (blockbench.warm): stage scripts are handed
@@ -92,7 +102,7 @@ def install_shim(bin_dir: Path, socket_path: Path, python: str = sys.executable)
     """Write `python` and `python3` into bin_dir that forward stage scripts to the server."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     text = _SHIM.format(python=python, socket=str(socket_path), prefix=STAGE_PREFIX)
-    for name in ("python", "python3"):
+    for name in SHIM_NAMES:
         path = bin_dir / name
         path.write_text(text)
         path.chmod(0o755)
@@ -120,8 +130,12 @@ def _run_child(request: dict, fds: list[int], close: list) -> None:
     standard streams; exit with the script's exit code (never returns)."""
     code = 1
     try:
+        signal.set_wakeup_fd(-1)  # the server's, closed below
         for obj in close:
-            obj.close()
+            if isinstance(obj, int):
+                os.close(obj)
+            else:
+                obj.close()
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)
@@ -164,18 +178,47 @@ def served_log(socket_path: Path) -> Path:
 
 
 def serve(socket_path: Path, preload=PRELOAD) -> None:
-    """Import `preload`, listen on socket_path and fork one child per request until terminated."""
+    """Import `preload`, listen on socket_path and fork one child per request until terminated
+    (SIGTERM) or until standard input closes; then stop the children still running and remove
+    its files (and socket_path's directory, if that empties it)."""
     for name in preload:
         importlib.import_module(name)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(socket_path))
     listener.listen(16)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    wake_r, wake_w = os.pipe()  # SIGTERM writes here (set_wakeup_fd): handled in the loop below
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a stage's Ctrl-C reaches it through its shim
     sel = selectors.DefaultSelector()
     sel.register(listener, selectors.EVENT_READ, None)
+    sel.register(wake_r, selectors.EVENT_READ, "stop")
+    sel.register(sys.stdin.fileno(), selectors.EVENT_READ, "stop")  # EOF: the parent is gone
     print(READY, flush=True)
+    try:
+        _loop(socket_path, listener, sel, [listener, sel, wake_r, wake_w])
+    finally:
+        _stop_children([k.data for k in sel.get_map().values() if isinstance(k.data, tuple)])
+        _remove_own_files(Path(socket_path))
+
+
+def _remove_own_files(socket_path: Path) -> None:
+    """The socket, the log and the shim `server` put beside them, and their directory if that
+    leaves it empty."""
+    home = socket_path.parent
+    for path in (socket_path, served_log(socket_path), *(home / "bin" / n for n in SHIM_NAMES)):
+        path.unlink(missing_ok=True)
+    for directory in (home / "bin", home):
+        with contextlib.suppress(OSError):
+            directory.rmdir()
+
+
+def _loop(socket_path: Path, listener: socket.socket, sel, close: list) -> None:
     while True:
         for key, _ in sel.select():
+            if key.data == "stop":
+                return
             if key.data is None:
                 conn, _ = listener.accept()
                 try:
@@ -187,18 +230,19 @@ def serve(socket_path: Path, preload=PRELOAD) -> None:
                 sys.stderr.flush()
                 pid = os.fork()
                 if pid == 0:
-                    _run_child(request, fds, [listener, conn, sel])
+                    _run_child(request, fds, [*close, conn])
                 for fd in fds:
                     os.close(fd)
                 with open(served_log(socket_path), "a") as log:  # what ran warm, for the tests
                     log.write(" ".join(request["argv"]) + "\n")
                 with contextlib.suppress(OSError):
                     conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
-                sel.register(os.pidfd_open(pid), selectors.EVENT_READ, (pid, conn))
+                pidfd = os.pidfd_open(pid)
+                sel.register(pidfd, selectors.EVENT_READ, (pid, pidfd, conn))
             else:
-                pid, conn = key.data
-                sel.unregister(key.fileobj)
-                os.close(key.fd)
+                pid, pidfd, conn = key.data
+                sel.unregister(pidfd)
+                os.close(pidfd)
                 code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
                 code = 128 - code if code < 0 else code  # killed by signal n: 128 + n, as a shell
                 with contextlib.suppress(OSError):
@@ -206,28 +250,53 @@ def serve(socket_path: Path, preload=PRELOAD) -> None:
                 conn.close()
 
 
+def _stop_children(children: list[tuple[int, int, socket.socket]]) -> None:
+    """SIGTERM to each (pid, pidfd, connection) still running, SIGKILL to any left after
+    STOP_GRACE_S; reaped (their shims see the connection close and exit 1)."""
+    for pid, _, _ in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S
+    for pid, pidfd, conn in children:
+        if not select.select([pidfd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(pidfd)
+        conn.close()
+
+
 @contextlib.contextmanager
 def server(env: dict | None = None, preload=PRELOAD):
     """Run a warm server for the duration of the block; yields the directory of the `python`
-    shim to put first on the engines' PATH (None where unsupported: stages then start cold)."""
+    shim to put first on the engines' PATH (None where unsupported: stages then start cold).
+    Leaving the block stops the server, the stages it still runs and removes its directory; if
+    this process dies instead, the server sees its standard input close and does the same."""
     if not supported():
         yield None
         return
-    with tempfile.TemporaryDirectory(prefix="bb-warm-") as tmp:
-        sock = Path(tmp) / "socket"
-        cmd = [sys.executable, "-m", "blockbench.warm", str(sock), *preload]
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
-        try:
-            line = proc.stdout.readline()  # READY once preloaded; "" if the server died
-            if line.strip() != READY:
-                raise RuntimeError(f"warm server did not start: {line!r}")
-            yield install_shim(Path(tmp) / "bin", sock)
-        finally:
-            proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(10)
-            if proc.poll() is None:
-                proc.kill()
+    tmp = Path(tempfile.mkdtemp(prefix="bb-warm-"))
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, tmp, ignore_errors=True)  # if the server could not
+        cmd = [sys.executable, "-m", "blockbench.warm", str(tmp / "socket"), *preload]
+        # a session of its own: a terminal's Ctrl-C reaches a stage once, through its shim
+        pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "text": True}
+        proc = subprocess.Popen(cmd, env=env, start_new_session=True, **pipes)
+        cleanup.callback(_stop_server, proc)
+        line = proc.stdout.readline()  # READY once preloaded; "" if the server died
+        if line.strip() != READY:
+            raise RuntimeError(f"warm server did not start: {line!r}")
+        yield install_shim(tmp / "bin", tmp / "socket")
+
+
+def _stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    proc.stdin.close()
+    proc.stdout.close()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(STOP_GRACE_S + 10)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
 
 
 if __name__ == "__main__":
