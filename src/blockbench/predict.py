@@ -75,7 +75,10 @@ def export(model_path: str | Path, out: str | Path) -> Path:
 # what an MNIST-like input looks like: the border is background (black); a digit covers a part
 BORDER = 2  # pixels of each edge that count as the border
 BRIGHT_BORDER = 64.0  # a border mean above this (of 255): a light background
-MEAN_FACTOR = 3.0  # a mean intensity beyond this factor of the training mean, either way
+# a mean intensity beyond this factor of the training mean, either way. On MNIST's 10,000 test
+# images (training mean 33.3 of 255): 49 lie beyond 3x (thin 1s), 3 beyond 4x, none beyond 5x;
+# an inverted test digit is at least 5.1x (and its bright border is caught first)
+MEAN_FACTOR = 4.0
 
 
 def unusual(pixels: np.ndarray, train_mean: float) -> list[str | None]:
