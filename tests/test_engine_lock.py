@@ -167,6 +167,32 @@ HOLD_AS_SNAKEMAKE = (
 )
 
 
+def holders(path: Path) -> dict[int, str]:
+    """pid -> command line of every process with `path` open (Linux /proc, as `fuser`)."""
+    found = {}
+    for pid, (_, state, cmd) in processes().items():
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(fd) == str(path):
+                    found[pid] = f"{state} {cmd}"
+                    break
+            except OSError:
+                continue
+    return found
+
+
+def free_of_holders(path: Path, timeout: float = 120) -> None:
+    """Wait until no process has `path` open; name those that still do (a leaked lock holder)."""
+    end = time.monotonic() + timeout
+    while (left := holders(path.resolve())) and time.monotonic() < end:
+        time.sleep(0.2)
+    assert not left, f"{path} still held by {left}"
+
+
 def hold(code: str, repo: Path) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-c", code],
@@ -184,6 +210,7 @@ def test_a_dvc_stage_refuses_to_start_while_a_snakemake_job_runs_and_a_killed_on
 ):
     """A Snakemake job still running (its Snakemake killed): DVC gets its own lock, and its stage
     must not run beside the job. Once the job is dead (flock gone with it), DVC runs."""
+    free_of_holders(repo / ".dvc/tmp/blockbench-dvc.lock")  # the previous test's DVC stage
     holder = hold(HOLD_AS_SNAKEMAKE_JOB, repo)
     try:
         proc = run(["dvc", "repro", "-s", "split@imbalanced"], repo, check=False)
