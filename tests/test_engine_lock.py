@@ -7,6 +7,7 @@ started by a Snakemake job ends with the job's shell (blockbench.cli.die_with_pa
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import signal
@@ -186,11 +187,22 @@ def holders(path: Path) -> dict[int, str]:
 
 
 def free_of_holders(path: Path, timeout: float = 120) -> None:
-    """Wait until no process has `path` open; name those that still do (a leaked lock holder)."""
+    """Wait until `path` can be flocked (probed here, released at once); name the processes that
+    still have it open if it cannot. A SIGKILLed trainer whose leader thread is already a zombie
+    keeps its files open until its last thread has exited (seconds on a busy machine: CI of
+    02ef934), and /proc shows no open files for it meanwhile, so an open-files scan is not
+    enough."""
     end = time.monotonic() + timeout
-    while (left := holders(path.resolve())) and time.monotonic() < end:
+    while True:
+        with open(path, "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+        if time.monotonic() > end:
+            raise AssertionError(f"{path} still locked; open in {holders(path.resolve())}")
         time.sleep(0.2)
-    assert not left, f"{path} still held by {left}"
 
 
 def hold(code: str, repo: Path) -> subprocess.Popen:
