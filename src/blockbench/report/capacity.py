@@ -23,7 +23,7 @@ from ..errors import ParamsError
 from ..params import logical_runs, replicates, run_config
 from ..storage import read_json
 from . import statistics
-from .runs import Group, accuracy, minority_recall
+from .runs import accuracy, minority_recall
 from .tables import link_to, num, outward, pct, text
 
 FAMILY = "capacity"
@@ -78,11 +78,6 @@ def spec(study) -> dict | None:
 
 def seeds(study) -> list[int]:
     return list(spec(study)["seeds"])
-
-
-def subgroup(g: Group, keep: list[int]) -> Group:
-    """The group's runs at the seeds `keep` (the family's seed set)."""
-    return Group(g.name, [r for r in g.runs if r.seed in set(keep)])
 
 
 def step_seconds(study, run: str) -> float | None:
@@ -142,7 +137,7 @@ def sweep_table(study) -> pd.DataFrame:
         for run in runs:
             if run not in study.groups:
                 continue
-            g = subgroup(study.groups[run], keep)
+            g = study.groups[run].on_seeds(keep)
             c = costs(study, run)
             row = {
                 "block type": "MobileNet (C1+M3)" if side == "mobilenet" else "plain (C4)",

@@ -220,10 +220,6 @@ def arms(study, table) -> list[tuple[str, tuple[str, str], tuple[str, str]]]:
     return out
 
 
-def on_seeds(group: Group, seeds: list[int]) -> Group:
-    return Group(group.name, [r for r in group.runs if r.seed in seeds])
-
-
 def crossing(rho, values, threshold: float) -> tuple[float | None, str]:
     """Where a curve of `values` over ascending `rho` first falls below `threshold`, linearly
     interpolated on log10 ρ between the last level at or above it and the next: (ρ, 'crossed');
@@ -411,7 +407,7 @@ def draw_table(study, table) -> pd.DataFrame:
             seeds = sorted(set(one.by_seed(accuracy)) & set(draws))
             if len(seeds) < 2:
                 continue
-            g_one = on_seeds(one, seeds)
+            g_one = one.on_seeds(seeds)
             g_draw = Group(f"{one.name} (split draws)", [draws[s] for s in seeds])
             i_one, i_draw = g_one.interval(minority_recall), g_draw.interval(minority_recall)
             w_one, w_draw = i_one["hi"] - i_one["lo"], i_draw["hi"] - i_draw["lo"]

@@ -209,6 +209,11 @@ class Group:
     def label(self) -> str:
         return f"{self.name} ({self.blocks})"
 
+    def on_seeds(self, seeds) -> "Group":
+        """The same group at the runs whose seed is in `seeds` (in this group's order)."""
+        keep = set(seeds)
+        return Group(self.name, [r for r in self.runs if r.seed in keep])
+
     def by_seed(self, get) -> dict[int, float]:
         return {r.seed: float(get(r)) for r in self.runs}
 
