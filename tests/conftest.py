@@ -7,6 +7,14 @@ import json
 import os
 from pathlib import Path
 
+# Idle OpenMP threads sleep instead of spinning (before torch loads, here and in every process the
+# tests start): the test suite runs two pytest workers, each with stages of two torch threads, on
+# two cores, where spinning threads take the core a working one needs. Measured (docs/benchmarks.md)
+# on the quick preset's c1m3 training (5 epochs, 2 threads) beside the study's 2-thread MNIST
+# training: 25.0 s wall spinning (libgomp's default), 7.3 s passive, the same model.pt bytes;
+# c1m3_w2p875 alone: 7.7-7.8 s spinning, 8.4-9.1 s passive.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import pytest
 import yaml
 

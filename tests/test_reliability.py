@@ -357,6 +357,15 @@ def test_configs_and_the_snakefile_exit_2_with_one_line_on_bad_params(tmp_path):
     )
     proc = snakemake_dry_run(repo, timeout=120)
     assert "aliases" in one_line_error(proc)
+    # a study declaration the report would refuse: refused before either engine plans (DVC's
+    # first stage is configs), where a refused aggregate job would have cost the report's
+    # committed outputs (both engines remove a job's outputs before running it)
+    cut = yaml.safe_load(good)
+    cut["study"]["capacity"]["seeds"].append(99)
+    params.write_text(yaml.safe_dump(cut, sort_keys=False))
+    for cmd in (["python", "workflow/scripts/configs.py"], ["snakemake", "-n", "--cores", "1"]):
+        proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, env=engine_env(repo))
+        assert "has no seed 99; add them to seeds." in one_line_error(proc), cmd
 
 
 # -------------------------------------------------- 7. a diverged training, an oversized batch

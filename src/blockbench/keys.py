@@ -32,7 +32,7 @@ from pathlib import Path
 
 import yaml
 
-from . import codedeps, configs, paths
+from . import codedeps, configs, declarations, paths
 from . import params as params_mod
 from .storage import write_text, write_text_if_changed
 
@@ -91,7 +91,9 @@ def stamp(params: dict, stage: str, root: Path = Path(".")) -> str:
 
 def write(params: dict, root: Path = Path(".")) -> dict[str, str]:
     """Bring every key file of the repository at `root` up to date (an unchanged file keeps its
-    modification time). Returns run -> split."""
+    modification time), after checking the study's declarations (blockbench.declarations: both
+    engines refuse a bad one before planning). Returns run -> split."""
+    declarations.check(params)
     runs = write_configs(params, root)
     write_stamps(params, root)
     ensure_complete_stamp(root)

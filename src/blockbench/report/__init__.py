@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import paths
+from ..declarations import check as check_declarations
 from ..errors import ParamsError
 from ..params import remedy_table, twin_table
 from ..storage import write_json, write_text
@@ -455,13 +456,7 @@ def aggregate(params: dict, root: Path = Path("."), require_current: bool = True
                 f"them now: {shown}; bring them up to date with `dvc repro` (or `snakemake "
                 "--cores 2 results/summary.md`) before the report"
             )
-    capacity.check(params)  # before reading any run: a declaration that misses a seed stops here
-    by_split = params["study"].get("ablations_by_split")
-    if by_split and by_split not in (params.get("grids") or {}):
-        raise ParamsError(
-            f"study.ablations_by_split: {by_split!r} is not a grid; "
-            f"known grids: {', '.join(params.get('grids') or {}) or '(none)'}"
-        )
+    check_declarations(params)  # before reading any run (keys.write checked it before planning)
     study = Study(params, root)
     text_md, summary = study.build()
     flat_metrics.write([r for g in study.groups.values() for r in g.runs], study, root)

@@ -19,8 +19,8 @@ import pandas as pd
 
 from .. import paths
 from ..architecture import plan_of, totals
-from ..errors import ParamsError
-from ..params import logical_runs, replicates, run_config
+from ..declarations import check_capacity
+from ..params import replicates, run_config
 from ..storage import read_json
 from . import statistics
 from .runs import accuracy, minority_recall
@@ -46,30 +46,8 @@ def run_seeds(params: dict, logical: str) -> dict[int, str]:
 
 
 def check(params: dict) -> None:
-    """study.capacity against the runs: every pair's runs are in the sweep and have every family
-    seed (one line naming the key and the fix, as the params loader's errors)."""
-    spec = params["study"].get("capacity")
-    if not spec:
-        return
-    logical = logical_runs(params)
-    for side, runs in spec["sweep"].items():
-        for run in runs:
-            if run not in logical:
-                raise ParamsError(f"study.capacity.sweep.{side}: {run} is not a run")
-    for pair, p in spec["pairs"].items():
-        for side, key in (("mobilenet", "a"), ("plain", "b")):
-            name = p[key]
-            if name not in spec["sweep"][side]:
-                raise ParamsError(
-                    f"study.capacity.pairs.{pair}.{key}: {name} is not in "
-                    f"study.capacity.sweep.{side}; add it there"
-                )
-            missing = sorted(set(spec["seeds"]) - set(run_seeds(params, name)))
-            if missing:
-                raise ParamsError(
-                    f"study.capacity.pairs.{pair}.{key}: {name} has no seed "
-                    f"{', '.join(map(str, missing))}; add them to seeds.{name}"
-                )
+    """study.capacity against the runs (declarations.check_capacity, also run before planning)."""
+    check_capacity(params)
 
 
 def spec(study) -> dict | None:

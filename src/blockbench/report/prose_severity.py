@@ -43,7 +43,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from .. import study_figures
-from ..errors import BlockbenchError
+from ..declarations import check_severity
 from . import statistics
 from .runs import Group, Run, accuracy, balanced_accuracy, minority_recall
 from .tables import link_to, num, p_value, summary_columns, text
@@ -114,35 +114,14 @@ def same_remedy_template(study, arch: str, other: str) -> str | None:
 
 
 def _levels(study) -> list[str]:
-    levels = spec(study).get("splits") or []
-    unknown = [s for s in levels if s not in study.params["splits"]]
-    if unknown:
-        raise BlockbenchError(
-            f"params.yaml: study.severity.splits: unknown split {unknown[0]!r}; "
-            f"known splits: {', '.join(study.params['splits'])}"
-        )
-    grids = [
-        g for g in spec(study).get("grids") or [] if g not in (study.params.get("grids") or {})
-    ]
-    if grids:
-        raise BlockbenchError(
-            f"params.yaml: study.severity.grids: unknown grid {grids[0]!r}; "
-            f"known grids: {', '.join(study.params.get('grids') or {})}"
-        )
-    return levels
+    check_severity({**study.params, "study": study.study})  # checked before planning too
+    return spec(study).get("splits") or []
 
 
 def draw_levels(study) -> list[str]:
     """The levels whose estimands use the split-draw curve (`study.severity.split_draws`)."""
-    draws = spec(study).get("split_draws") or []
-    levels = _levels(study)
-    unknown = [s for s in draws if s not in levels]
-    if unknown:
-        raise BlockbenchError(
-            f"params.yaml: study.severity.split_draws: {unknown[0]!r} is not one of "
-            f"study.severity.splits ({', '.join(levels)})"
-        )
-    return list(draws)
+    _levels(study)
+    return list(spec(study).get("split_draws") or [])
 
 
 def draw_runs(study, run: str) -> dict[int, Run]:
