@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from blockbench import params as bbp
 from blockbench import declarations, paths
+from blockbench import params as bbp
 from blockbench.architecture import plan_of, totals
 from blockbench.errors import ParamsError
 from blockbench.report import capacity, statistics

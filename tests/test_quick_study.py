@@ -85,8 +85,10 @@ def end_to_end_params() -> dict:
       alike): two remedies (one repeated over a second seed) and the reference;
     - the capacity sweep on the widths its matched pairs compare (every width of the sweep is a
       row of its table and a point of its figure alike; the pairs are the tested comparisons);
-    - two other splits for the split-seed section (its variance ratio needs three splits)."""
-    params = quick_params(bbp.load(REPO / "params.yaml"))
+    - two other splits for the split-seed section (its variance ratio needs three splits);
+    - two epochs instead of five (curves, epoch selection and every number the report derives
+      stay; training was most of the test's time)."""
+    params = quick_params(bbp.load(REPO / "params.yaml"), epochs=2)
     params["grids"]["remedies"]["runs"] = [params["study"]["plain"]]
     variants = params["grids"]["remedies"]["variants"]
     params["grids"]["remedies"]["variants"] = {

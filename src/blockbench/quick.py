@@ -97,8 +97,8 @@ class Interrupted(Exception):
         self.signum = signum
 
 
-def quick_params(params: dict) -> dict:
-    """The same study on `digits`, cut to what answers every section fast: at most QUICK_EPOCHS
+def quick_params(params: dict, epochs: int = QUICK_EPOCHS) -> dict:
+    """The same study on `digits`, cut to what answers every section fast: at most `epochs`
     epochs, batch sizes / BATCH_DIVISOR, QUICK_SEEDS seeds for the headline pair and one seed for
     every other run, the grids other than the remedies grid only on the headline pair (the
     original's twins of c1m3 and c4, not of every configuration), and a short benchmark
@@ -116,7 +116,7 @@ def quick_params(params: dict) -> dict:
         if section is None:
             continue
         if "epochs" in section:
-            section["epochs"] = min(section["epochs"], QUICK_EPOCHS)
+            section["epochs"] = min(section["epochs"], epochs)
         if "batch_size" in section:
             section["batch_size"] = max(16, section["batch_size"] // BATCH_DIVISOR)
         if "replicate_seeds" in section or name in headline:
