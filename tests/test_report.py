@@ -512,8 +512,8 @@ def test_significant_is_not_a_verdict_word(built):
 def test_remedy_is_chosen_on_validation_not_on_test(built):
     root, _ = built
     table = pd.read_csv(root / report.TABLES / "8_remedies_a.csv").set_index("run")
-    assert table["minority recall"].idxmax() == "a_bal"
-    assert table.drop(["a_bal"])["minority recall"].idxmax() == "a_fix"  # best on test ...
+    assert table["minority recall %"].idxmax() == "a_bal"
+    assert table.drop(["a_bal"])["minority recall %"].idxmax() == "a_fix"  # best on test ...
     text = (root / report.SUMMARY).read_text()
     assert "Chosen on validation: **a_weak**" in text  # ... but validation picks weak
     assert (
@@ -540,7 +540,7 @@ def test_claims_table_answers_two_questions(built):
     assert first["twin against twin"].startswith("holds: a_twin − b_twin")  # the twins agree
     same = claims[(claims["#"] == 2)].iloc[0]
     assert same["holds in a correct pipeline"] == "holds"  # equivalent within 0.5 pp
-    zero = claims[claims["metric"] == "minority classes' mean recall"].iloc[0]
+    zero = claims[claims["metric"] == "minority classes' mean recall %"].iloc[0]
     assert zero["twin"] == 0.0 and zero["holds in a correct pipeline"] == "does not hold"
     assert zero["reproduced by the twin"] == "yes" and "prediction interval" in zero["rule (twin)"]
     assert 0 < zero["twin 95% PI width"]  # every twin seed 0: the exact interval, not zero width
@@ -602,7 +602,7 @@ def test_the_claims_are_the_originals_and_their_answers_follow_the_fabricated_ru
     )
     batch, ratio = "batch 3000 is slightly better", "train/test 2.0 is slightly better"
     lr = "at lr 0.1 MobileNet cannot converge, plain can"
-    acc, rec = "test accuracy %", "minority classes' mean recall"
+    acc, rec = "test accuracy %", "minority classes' mean recall %"
     explained = "consistent with softmax into the loss"  # the twin's 1.6 / 1.7 miss 2.02 / 2.28
     expected = [
         # a (95% of majority images right) and b (80%) differ by 14 points: not the same
@@ -678,7 +678,7 @@ def test_every_claim_row_carries_its_runs_and_twins_means_and_seeds(claims_table
 
     getters = {
         "test accuracy %": (lambda r: 100 * metric(r, "accuracy"), 2),
-        "minority classes' mean recall": (lambda r: metric(r, "minority_recall_mean"), 3),
+        "minority classes' mean recall %": (lambda r: 100 * metric(r, "minority_recall_mean"), 2),
         "macro F1 %": (lambda r: 100 * metric(r, "macro_avg")["f1-score"], 2),
         "train loss, last epoch": (lambda r: last(r, "train_loss"), 3),
         "validation loss, last epoch": (lambda r: last(r, "val_loss"), 3),
@@ -733,20 +733,24 @@ def test_claim_one_holds_for_two_runs_that_are_equivalent(fabricated):
 
 def test_zero_minority_recall_holds_is_open_or_fails_by_its_interval(fabricated):
     """Claim 3 on three runs: a_sm finds no minority image on any seed (the exact interval of the
-    pooled counts, [0, 0.001], lies under 0.05: holds, and with no twin the reason says nothing of
-    one); a's seeds edited to recall 0, 0.1, 0.02, 0.06 (interval [0, 0.116] across 0.05: open);
-    a as fabricated (0.6: fails). Claim 2 on [a, b]: b's twin against a's twin, 'not higher'."""
+    pooled counts, [0, 0.07] %, lies under 5%: holds, and with no twin the reason says nothing of
+    one); a's seeds edited to recall 0, 10, 2, 6 % (interval [0.9, 19.6] % across 5%: open);
+    a as fabricated (60%: fails). Claim 2 on [a, b]: b's twin against a's twin, 'not higher'."""
     root, params = fabricated
     p = copy.deepcopy(params)
     p["study"]["mobilenet"], p["study"]["block_counts"] = "a_sm", ["a", "b"]
     p["study"]["sweeps"] = {"train_over_test": [["a", "b"], ["a_weak", "b_weak"]]}  # no batch
     df = report.claims.build(report.Study(bbp.validate(p), root))
-    zero = df[df["metric"] == "minority classes' mean recall"].iloc[0]
+    zero = df[df["metric"] == "minority classes' mean recall %"].iloc[0]
     assert zero["holds in a correct pipeline"] == "holds"
+    # 0 of 1,500 minority images on each of a_sm's seeds: the exact upper end in %, rounded up
+    pooled = 1500 * len(bbp.replicates(params, "a_sm"))
+    top = math.ceil(round((1 - 0.025 ** (1 / pooled)) * 10000, 6)) / 100
     assert zero["because"] == (
-        "our minority recall is 0.0 [0.0, 0.001] (95% intervals; one wholly under 0.05 counts as "
-        "0, one wholly above as not 0)"
+        f"our minority recall is 0.00% [0.00, {top:.2f}] (95% intervals; one wholly under 5% "
+        "counts as 0, one wholly above as not 0)"
     )
+    assert (zero["ours"], zero["ours lo"], zero["ours hi"]) == (0.0, 0.0, top)
     f1 = df[df["metric"] == "macro F1 %"].iloc[0]
     assert (f1["holds in a correct pipeline"], f1["because"]) == ("holds", zero["because"])
     # a_sm has no twin: its plateau (1.6 / 1.7) is above the floor but explained by nothing here
@@ -763,26 +767,32 @@ def test_zero_minority_recall_holds_is_open_or_fails_by_its_interval(fabricated)
     df = report.claims.build(study)
     open_ = df[df["#"] == 3].iloc[:2]
     assert list(open_["holds in a correct pipeline"]) == ["inconclusive", "inconclusive"]
-    # the interval of 0, 0.1, 0.02, 0.06 on the logit scale: [0.009, 0.196], across 0.05
+    # the interval of 0, 0.1, 0.02, 0.06 on the logit scale: [0.9, 19.6] %, across 5%
+    lo, hi = _pct_interval([0.0, 0.1, 0.02, 0.06])
+    twin_top = math.ceil(round((1 - 0.025 ** (1 / 4500)) * 10000, 6)) / 100  # 3 twin seeds
     assert open_.iloc[0]["because"].startswith(
-        "our minority recall is 0.045 [0.009, 0.196]; the twin's 0.0 [0.0, 0.001] (95% intervals"
+        f"our minority recall is 4.50% [{lo:.2f}, {hi:.2f}]; the twin's 0.00% [0.00, "
+        f"{twin_top:.2f}] (95% intervals"
     )
+    assert 0.9 <= lo < 5 < hi <= 19.61
 
 
 def test_claim_rows_of_a_rate_and_of_a_loss(claims_table):
     df, p, root = claims_table
-    rec = df[df["metric"] == "minority classes' mean recall"].iloc[0]
+    rec = df[df["metric"] == "minority classes' mean recall %"].iloc[0]
     ours = _seed_values(root, p, "a", "minority_recall_mean")
-    assert rec["ours"] == round(np.mean(ours), 3)
+    # in percent, as accuracy: 2 digits, the interval rounded outwards on the same scale
+    assert rec["ours"] == round(100 * np.mean(ours), 2)
+    assert (rec["ours lo"], rec["ours hi"]) == _pct_interval(ours)
     # every twin seed finds no minority image: the exact interval of the pooled counts (1,500
-    # minority test images per seed, 3 seeds), rounded outwards to 3 digits: [0, 0.001]
-    upper = 1 - 0.025 ** (1 / 4500)
-    assert (rec["twin"], rec["twin lo"], rec["twin hi"]) == (0.0, 0.0, 0.001)
-    assert (rec["twin 95% PI from"], rec["twin 95% PI to"]) == (0.0, 0.001) and upper < 0.001
-    assert rec["reproduced by the twin"] == "yes"  # the original's 0 is inside it
+    # minority test images per seed, 3 seeds), in %, rounded outwards to 2 digits: [0, 0.09]
+    upper = 100 * (1 - 0.025 ** (1 / 4500))
+    assert (rec["twin"], rec["twin lo"], rec["twin hi"]) == (0.0, 0.0, 0.09)
+    assert (rec["twin 95% PI from"], rec["twin 95% PI to"]) == (0.0, 0.09) and upper < 0.09
+    assert rec["reproduced by the twin"] == "yes"  # the original's 0 (%) is inside it
     assert rec["because"] == (
-        f"our minority recall is {round(np.mean(ours), 3)} [{rec['ours lo']}, {rec['ours hi']}]; "
-        "the twin's 0.0 [0.0, 0.001] (95% intervals; one wholly under 0.05 counts as 0, one "
+        f"our minority recall is {rec['ours']:.2f}% [{rec['ours lo']:.2f}, {rec['ours hi']:.2f}]; "
+        "the twin's 0.00% [0.00, 0.09] (95% intervals; one wholly under 5% counts as 0, one "
         "wholly above as not 0)"
     )
     loss = df[df["metric"] == "train loss, last epoch"].iloc[0]
@@ -801,7 +811,7 @@ def test_claim_rows_of_a_rate_and_of_a_loss(claims_table):
     )
     aug = df[df["configuration"] == "a_aug"].iloc[0]
     recall = np.mean(_seed_values(root, p, "a_aug", "minority_recall_mean"))
-    assert aug["ours"] == round(recall, 3) != round(recall, 4) and aug["ours seeds"] == 3
+    assert aug["ours"] == round(100 * recall, 2) and aug["ours seeds"] == 3
     speed = df[df["metric"] == "training and inference time (benchmark stage)"].iloc[0]
     assert speed["because"].startswith("a trains 2.0") and speed["ours seeds"] == 0
 
@@ -872,12 +882,14 @@ def test_a_twin_prediction_interval_of_a_rate_stays_inside_it_and_a_wide_one_tes
     assert (row["holds in a correct pipeline"], row["because"]) == ("holds", "why")
     assert row["twin against twin"] == ""
     low = _fake_group("y_twin", [0.0, 0.03, 0.0])  # a rate near 0: stays above it
-    r = report.claims._row(3, "c", "y", "m", 0.0, ours, low, minority_recall, "rate", "", "")
+    r = report.claims._row(3, "c", "y", "m", 0.0, ours, low, minority_recall, "pct", "", "")
     w = np.array([0.0, 0.03, 0.0])
     pi = statistics.rate_prediction_interval(w)
-    assert r["twin 95% PI from"] == math.floor(round(pi[0] * 1000, 6)) / 1000 >= 0.0
-    assert r["twin 95% PI to"] == math.ceil(round(pi[1] * 1000, 6)) / 1000
-    assert r["twin"] == 0.01 and r["ours"] == 0.91
+    assert r["twin 95% PI from"] == math.floor(round(pi[0] * 10000, 6)) / 100 >= 0.0
+    assert r["twin 95% PI to"] == math.ceil(round(pi[1] * 10000, 6)) / 100
+    assert r["twin"] == 1.0 and r["ours"] == 91.0  # minority recall in %, as accuracy
+    # in pp, minority recall meets accuracy's width rule: a [0, 99.99] interval tests nothing
+    assert r["reproduced by the twin"] == f"not testable (width {r['twin 95% PI width']:.1f} pp)"
     # a plain number (a loss) keeps its t prediction interval where it falls, rounded to 3 digits
     half = sps.t.ppf(0.975, 2) * w.std(ddof=1) * math.sqrt(4 / 3)
     n = report.claims._row(3, "c", "y", "m", None, ours, low, minority_recall, "num", "", "")
@@ -1049,6 +1061,74 @@ def sentence_numbers_missing_from_tables(summary_md: str, root) -> list[str]:
     return missing
 
 
+SHARE = re.compile(r"\b(recall|precision|F1)\b")  # a share of images: printed in percent
+
+
+def shares_not_in_percent(root) -> list[str]:
+    """Every column of every table the report wrote (results/tables/*.csv) that holds a share of
+    images (a recall, precision or F1; not its verdict or seed count) whose name does not say
+    '%' (a level) or '(pp)' (a difference), or whose levels leave [0, 100] (issue 37: one unit per
+    quantity, as accuracy)."""
+    wrong = []
+    for path in sorted((root / report.TABLES).glob("*.csv")):
+        df = pd.read_csv(path)
+        for col in df.columns:
+            if not SHARE.search(col) or col.endswith((" verdict", " seeds")):
+                continue
+            if "%" not in col and "(pp)" not in col:
+                wrong.append(f"{path.stem}: {col!r} names no unit")
+            elif "(pp)" not in col:
+                v = pd.to_numeric(df[col], errors="coerce").dropna()
+                if not ((v >= 0) & (v <= 100)).all():
+                    wrong.append(f"{path.stem}: {col!r} leaves [0, 100]")
+        if "metric" in df.columns and "ours" in df.columns:  # the claims: the unit in the metric
+            wrong += [
+                f"{path.stem}: {m!r} names no unit"
+                for m in df["metric"]
+                if SHARE.search(m) and "%" not in m
+            ]
+    return wrong
+
+
+def test_every_table_prints_minority_recall_in_percent(built):
+    """Minority recall is printed as accuracy is, in every table: a column named with '%', the
+    mean over the run's seeds x 100 to 2 digits (a_fix's fabricated 0.9 as about 90, not 0.9),
+    its interval inside [0, 100] on the same scale; no table keeps a rate under the old name."""
+    root, params = built
+    assert shares_not_in_percent(root) == []
+    names = {"minority recall %", "twin minority recall %"}
+    seen = set()
+    for path in sorted((root / report.TABLES).glob("*.csv")):
+        df = pd.read_csv(path)
+        assert "minority recall" not in df.columns, path.stem
+        for col, run_col in (("minority recall %", "run"), ("twin minority recall %", "twin")):
+            if col not in df.columns:
+                continue
+            seen.add(path.stem)
+            for _, r in df.iterrows():
+                recall = _seed_values(root, params, r[run_col], "minority_recall_mean")
+                assert r[col] == round(100 * np.mean(recall), 2), (path.stem, r[run_col])
+                assert 0 <= r[f"{col} lo"] <= r[col] <= r[f"{col} hi"] <= 100, path.stem
+        names -= set(df.columns)
+    assert names == set()  # both columns were checked somewhere
+    assert {"1_architectures", "8_remedies_a", "ablations", "twins", "severity"} <= seen, seen
+    fix = pd.read_csv(root / report.TABLES / "8_remedies_a.csv").set_index("run").loc["a_fix"]
+    assert 85 < fix["minority recall %"] < 95  # fabricated: 90% of the minority images right
+    probe = pd.read_csv(root / report.TABLES / "8_transform_probe_a.csv")
+    assert (probe["minority recall %, clean"] > 1).all()  # 50-60 %, not 0.5-0.6
+    # planted: one table with minority recall on the rate scale is caught
+    bad = root.parent / f"{root.name}_planted"
+    shutil.copytree(root / report.TABLES, bad / report.TABLES)
+    table = pd.read_csv(bad / report.TABLES / "ablations.csv")
+    table.rename(columns=lambda c: c.replace("minority recall %", "minority recall")).to_csv(
+        bad / report.TABLES / "ablations.csv", index=False
+    )
+    assert shares_not_in_percent(bad) == [
+        f"ablations: 'minority recall{end}' names no unit" for end in ("", " lo", " hi")
+    ]
+    shutil.rmtree(bad)
+
+
 def test_every_sentence_number_is_in_its_sections_tables(built):
     root, _ = built
     text = (root / report.SUMMARY).read_text()
@@ -1169,9 +1249,8 @@ def test_severity_section_curves_threshold_and_verdicts(built):
     assert levels.loc[levels["run"] == "a", "seeds"].tolist() == [4]
     own = [len(bbp.replicates(params, run)) for run in levels["run"]]
     assert levels["seeds"].tolist() == own
-    for col in ("accuracy %", "balanced accuracy %", "minority recall"):
-        top = 100 if col.endswith("%") else 1
-        assert (levels[f"{col} lo"] <= levels[col]).all() and (levels[f"{col} hi"] <= top).all()
+    for col in ("accuracy %", "balanced accuracy %", "minority recall %"):
+        assert (levels[f"{col} lo"] <= levels[col]).all() and (levels[f"{col} hi"] <= 100).all()
     # the crossing of 0.9, recomputed by hand from the run files of seeds 0-2
     logs = []
     for seed in (0, 1, 2):
@@ -1223,13 +1302,13 @@ def test_severity_figure_draws_a_level_with_one_seed(tmp_path):
         for col, value in (
             ("accuracy %", 98.0),
             ("balanced accuracy %", 97.0),
-            ("minority recall", 0.8),
+            ("minority recall %", 80.0),
         ):
             row.update({col: value, f"{col} lo": value - 1 if n > 1 else None})
             row[f"{col} hi"] = value + 1 if n > 1 else None
         rows.append(row)
     one_seed = pd.DataFrame(rows[2:])
-    assert one_seed["minority recall lo"].dtype == object  # what the report hands over
+    assert one_seed["minority recall % lo"].dtype == object  # what the report hands over
     path = tmp_path / "severity.png"
     study_figures.severity(one_seed, path, 0.9)
     assert path.stat().st_size > 0

@@ -412,7 +412,7 @@ def test_split_draws_are_found_from_the_configurations_and_their_widening_is_rep
     none = draws[draws["remedy"] == "none"]
     assert (none["seeds with draws"] == 1 + len(DRAW_SEEDS) + 7).all()
     assert (draws["width ×"] > 1).all()
-    ratio = draws["width split draws"] / draws["width one split"]
+    ratio = draws["width split draws (pp)"] / draws["width one split (pp)"]
     assert np.allclose(draws["width ×"], ratio, atol=0.03)
     w = draws["width ×"]
     assert (

@@ -114,11 +114,12 @@ def severity(levels: pd.DataFrame, path: str | Path, threshold: float) -> None:
     """Test accuracy, balanced accuracy and minority recall against the imbalance ratio ρ (log
     axis): per architecture (colour) and remedy (solid: none; dashed, dash-dot, ...: each remedy,
     the same style for both architectures) the mean over seeds with its 95% interval shaded;
-    minority recall's `threshold` as a dotted black line."""
+    minority recall's `threshold` (a rate, as the study declares it; drawn in %) as a dotted
+    black line."""
     panels = [
         ("accuracy %", "test accuracy (%)"),
         ("balanced accuracy %", "balanced accuracy (%)"),
-        ("minority recall", "minority classes' mean recall"),
+        ("minority recall %", "minority classes' mean recall (%)"),
     ]
     with figure(path, ncols=3, figsize=(16, 4.8), squeeze=False) as (fig, axes):
         archs = list(dict.fromkeys(levels["architecture"]))
@@ -143,8 +144,9 @@ def severity(levels: pd.DataFrame, path: str | Path, threshold: float) -> None:
                 lo = df[f"{col} lo"].astype(float).fillna(df[col])
                 hi = df[f"{col} hi"].astype(float).fillna(df[col])
                 ax.fill_between(df["rho"], lo, hi, color=colour, alpha=0.15)
-            if col == "minority recall":
-                ax.axhline(threshold, color="k", linestyle=":", label=f"recall {threshold:g}")
+            if col == "minority recall %":
+                line = round(100 * threshold, 2)
+                ax.axhline(line, color="k", linestyle=":", label=f"recall {line:g}%")
             ax.set_xscale("log")
             ax.set_xlabel("imbalance ratio ρ (largest / smallest training class, log scale)")
             ax.set_ylabel(ylabel)

@@ -114,10 +114,10 @@ def q_architectures(study) -> Answer | None:
         sec = capacity.step_seconds(study, run)
         step[run] = None if sec is None else round(sec, 3)
     df = arch[["run", "blocks", "seeds", "accuracy %", "accuracy % lo", "accuracy % hi"]].copy()
-    df["minority recall"] = arch["minority recall"]
-    df["minority recall lo"], df["minority recall hi"] = (
-        arch["minority recall lo"],
-        arch["minority recall hi"],
+    df["minority recall %"] = arch["minority recall %"]
+    df["minority recall % lo"], df["minority recall % hi"] = (
+        arch["minority recall % lo"],
+        arch["minority recall % hi"],
     )
     df["parameters"] = arch["parameters"]
     df["MACs/image"] = arch["MACs/image"]
@@ -201,11 +201,11 @@ def q_per_class(study) -> Answer | None:
     if df.empty:
         return None
     a, b = study.study["mobilenet"], study.study["plain"]
-    keep = ["class", f"{a} recall", f"{a} F1", f"{b} recall", f"{b} F1", "test images"]
+    keep = ["class", f"{a} recall %", f"{a} F1 %", f"{b} recall %", f"{b} F1 %", "test images"]
     small = df[[c for c in keep if c in df.columns]]
-    worst = {run: small.loc[small[f"{run} recall"].idxmin()] for run in (a, b)}
+    worst = {run: small.loc[small[f"{run} recall %"].idxmin()] for run in (a, b)}
     words = "; ".join(
-        f"{run}'s lowest recall is class {r['class']} ({text(r[f'{run} recall'], 3)})"
+        f"{run}'s lowest recall is class {r['class']} ({text(r[f'{run} recall %'], 2)}%)"
         for run, r in worst.items()
     )
     return Answer(
@@ -353,7 +353,7 @@ def q_severity(study) -> Answer | None:
         for c in (
             "architecture",
             "remedy",
-            "threshold",
+            "threshold %",
             "seeds",
             "rho at threshold",
             "rho at threshold lo",
@@ -369,8 +369,8 @@ def q_severity(study) -> Answer | None:
     return Answer(
         "q-severity",
         "How much imbalance each block type tolerates",
-        f"The imbalance ρ at which minority recall falls below {text(df['threshold'].iloc[0], 2)} "
-        f"(95% interval): {words}.",
+        f"The imbalance ρ at which minority recall falls below "
+        f"{text(df['threshold %'].iloc[0], 2)}% (95% interval): {words}.",
         study.tables(df[cols], "answer_severity"),
         image(study.figure("severity"), "minority recall against imbalance"),
     )

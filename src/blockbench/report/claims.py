@@ -17,7 +17,7 @@ import pandas as pd
 from .. import N_CLASSES
 from . import statistics
 from .runs import Group, accuracy, last, macro_f1, minority_recall
-from .tables import outward, pct, rate
+from .tables import PCT_DIGITS, outward, pct, rate, text
 
 # The original report's test accuracies (%), by the role its configuration plays in `study`:
 # C1+M3 and C4 (mobilenet, plain), C3+M3 and C3+M5 (block_counts after the first), and the
@@ -32,7 +32,7 @@ ORIGINAL = {
         "train_over_test": (69.40, 69.63),
     },
 }
-ORIGINAL_MINORITY_RECALL = 0.0  # "precision, recall and F1 are 0 for classes 0, 4 and 7"
+ORIGINAL_MINORITY_RECALL = 0.0  # % (0): "precision, recall and F1 are 0 for classes 0, 4 and 7"
 ORIGINAL_MACRO_F1 = 58.4  # % (0.584)
 ORIGINAL_TRAIN_LOSS, ORIGINAL_VAL_LOSS = 2.02, 2.28  # the plateau "from epoch 10 on"
 EXPLAINED = "explained by softmax into the loss"
@@ -45,6 +45,15 @@ TWIN_RULE = (
 )
 ZERO_RECALL = 0.05  # a mean minority recall below this counts as "0" (cannot identify them)
 CONVERGED = 0.5  # a last-epoch train accuracy below this counts as "did not converge"
+MINORITY_RECALL_METRIC = "minority classes' mean recall %"
+
+
+def _pct_cell(d: dict) -> str:
+    """'91.13% [90.20, 91.91]': a mean rate and its 95% interval (`Group.interval`) in percent,
+    the interval rounded outwards, as the table's cells."""
+    lo, hi = outward(d["lo"], d["hi"], "pct")
+    ci = f" [{text(lo, PCT_DIGITS)}, {text(hi, PCT_DIGITS)}]" if lo is not None else ""
+    return f"{text(pct(d['mean']), PCT_DIGITS)}%{ci}"
 
 
 def softmax_ce_floor(n_classes: int = N_CLASSES) -> float:
@@ -242,26 +251,24 @@ def build(study) -> pd.DataFrame:
         if mr["lo"] is not None and mr["lo"] >= ZERO_RECALL
         else "inconclusive"
     )
-    mr_lo, mr_hi = outward(mr["lo"], mr["hi"], "rate")
-    why = f"our minority recall is {rate(mr['mean'])} [{mr_lo}, {mr_hi}]"
+    why = f"our minority recall is {_pct_cell(mr)}"
     if tr:
-        tr_lo, tr_hi = outward(tr["lo"], tr["hi"], "rate")
-        why += f"; the twin's {rate(tr['mean'])} [{tr_lo}, {tr_hi}]"
-    why = (
-        why
-        + f" (95% intervals; one wholly under {ZERO_RECALL} counts as 0, one wholly above as not 0)"
+        why += f"; the twin's {_pct_cell(tr)}"
+    why += (
+        f" (95% intervals; one wholly under {pct(ZERO_RECALL):g}% counts as 0, one wholly above "
+        "as not 0)"
     )
     rows.append(
         _row(
             3,
             "precision, recall, F1 are 0 for the minority classes",
             a,
-            "minority classes' mean recall",
+            MINORITY_RECALL_METRIC,
             ORIGINAL_MINORITY_RECALL,
             ga,
             gt,
             minority_recall,
-            "rate",
+            "pct",
             v,
             why,
         )
@@ -357,12 +364,12 @@ def build(study) -> pd.DataFrame:
                 7,
                 "augmenting the rare classes' copies fixes the imbalance",
                 literal,
-                "minority classes' mean recall",
+                MINORITY_RECALL_METRIC,
                 None,
                 g[literal],
                 None,
                 minority_recall,
-                "rate",
+                "pct",
                 v,
                 why,
             )

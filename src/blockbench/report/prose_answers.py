@@ -146,11 +146,11 @@ def ablation_table(study) -> pd.DataFrame:
                 "model kept": g.cfg["select"],
                 "seeds": g.n,
                 **summary_columns("accuracy %", g, accuracy),
-                **summary_columns("minority recall", g, minority_recall, "rate"),
+                **summary_columns("minority recall %", g, minority_recall),
                 "collapsed": "yes"
                 if mr["hi"] is not None and mr["hi"] < claims.ZERO_RECALL
                 else "no",
-                "collapse: minority recall under": claims.ZERO_RECALL,
+                "collapse: minority recall under %": pct(claims.ZERO_RECALL),
             }
         )
     return pd.DataFrame(rows)
@@ -194,7 +194,7 @@ def section_ablations(study) -> list[str]:
         "The faithful twin changes two things at once: softmax probabilities fed into "
         "CrossEntropyLoss, and the last epoch's model instead of the best on validation. The "
         "ablation makes one change at a time (same seeds); a run *collapses* when the 95% "
-        f"interval of its minority recall lies wholly under {claims.ZERO_RECALL}.",
+        f"interval of its minority recall lies wholly under {pct(claims.ZERO_RECALL):g}%.",
         "",
         study.tables(df, "ablations"),
         study.comparisons_table("ablation", "ablation_comparisons"),
@@ -260,8 +260,8 @@ def softmax_by_split_table(study) -> pd.DataFrame:
                 "blocks": g.blocks,
                 "split (keep fraction)": f"{g.cfg['split']} ({keep:g})" if keep else g.cfg["split"],
                 "softmax run": run,
-                **summary_columns("minority recall, softmax", g, minority_recall, "rate"),
-                **summary_columns("minority recall, logits", o, minority_recall, "rate"),
+                **summary_columns("minority recall %, softmax", g, minority_recall),
+                **summary_columns("minority recall %, logits", o, minority_recall),
                 "seeds": c.result["n"],
                 "collapsed": "yes"
                 if mr["hi"] is not None and mr["hi"] < claims.ZERO_RECALL
@@ -299,16 +299,17 @@ def section_softmax_by_split(study) -> list[str]:
         "",
         "Softmax into the loss alone (best-validation model), on splits from the study's "
         "imbalance to balanced data, each against the same configuration with logits on its "
-        "split (minority recall, mean over seeds with its 95% interval):",
+        "split (minority recall in %, mean over seeds with its 95% interval):",
         "",
         study.tables(df, "softmax_by_split"),
     ]
     for _, r in df.iterrows():
         lines.append(
             f"- {r['blocks']} on {r['split (keep fraction)']}: softmax "
-            f"{text(r['minority recall, softmax'], 3)} [{text(r['minority recall, softmax lo'], 3)}"
-            f", {text(r['minority recall, softmax hi'], 3)}] against logits "
-            f"{text(r['minority recall, logits'], 3)} over {r['seeds']} seeds: "
+            f"{text(r['minority recall %, softmax'], 2)}% "
+            f"[{text(r['minority recall %, softmax lo'], 2)}, "
+            f"{text(r['minority recall %, softmax hi'], 2)}] against logits "
+            f"{text(r['minority recall %, logits'], 2)}% over {r['seeds']} seeds: "
             f"{r['softmax − logits']}; collapsed: {r['collapsed']}."
         )
     if answer:
@@ -589,7 +590,7 @@ def headline(study, claims_df: pd.DataFrame) -> list[str]:
         first += f" Softmax into the loss **{control}**" + (
             " (minority recall on balanced data: "
             + ", ".join(
-                f"{r['blocks']} {text(r['minority recall, softmax'], 3)}"
+                f"{r['blocks']} {text(r['minority recall %, softmax'], 2)}%"
                 for _, r in balanced.iterrows()
             )
             + ")."

@@ -51,7 +51,7 @@ def section_sweeps(study) -> list[str]:
                         "blocks": g.blocks,
                         "seeds": g.n,
                         **summary_columns("accuracy %", g, accuracy),
-                        **summary_columns("minority recall", g, minority_recall, "rate"),
+                        **summary_columns("minority recall %", g, minority_recall),
                         "training images": int(r.train["n_train"]),
                         "optimizer steps": steps,
                         "best val loss": num(g.mean(lambda r: r.train["selected"]["val_loss"]), 4),
@@ -101,9 +101,9 @@ def remedy_rows(study, base: str) -> pd.DataFrame:
                 "validation balanced accuracy %": pct(study.selection_score(run, base)),
                 **summary_columns("test accuracy %", g, accuracy),
                 "balanced accuracy %": pct(g.mean(balanced_accuracy)),
-                **summary_columns("minority recall", g, minority_recall, "rate"),
-                "minority precision": rate(g.mean(minority_precision)),
-                "majority recall": rate(g.mean(majority_recall)),
+                **summary_columns("minority recall %", g, minority_recall),
+                "minority precision %": pct(g.mean(minority_precision)),
+                "majority recall %": pct(g.mean(majority_recall)),
                 "minority AP": rate(g.mean(minority_ap)),
                 "ECE": rate(g.mean(ece), 4),
                 "s/epoch": num(g.mean(seconds_per_epoch)),
@@ -124,8 +124,10 @@ def probe_rows(study, base: str) -> pd.DataFrame:
             {
                 "run": run,
                 "seeds": g.n,
-                "minority recall, clean": rate(g.mean(probe("clean_test", "minority_recall_mean"))),
-                "minority recall, transformed": rate(
+                "minority recall %, clean": pct(
+                    g.mean(probe("clean_test", "minority_recall_mean"))
+                ),
+                "minority recall %, transformed": pct(
                     g.mean(probe("transformed_test", "minority_recall_mean"))
                 ),
                 "majority called minority %, clean": pct(
@@ -154,14 +156,14 @@ def probe_text(probe_df: pd.DataFrame, lit: str) -> list[str]:
     cue = (
         len(others) > 0
         and shift[lit] > 2 * max(others.max(), 0)
-        and (p.loc[lit, "minority recall, transformed"] > p.loc[lit, "minority recall, clean"])
+        and (p.loc[lit, "minority recall %, transformed"] > p.loc[lit, "minority recall %, clean"])
     )
     called = p.loc[lit, "majority called minority %, transformed"]
     called_clean = p.loc[lit, "majority called minority %, clean"]
     facts = (
         f"on the test set passed through the same random transform, {lit} finds the minority "
-        f"classes with recall {text(p.loc[lit, 'minority recall, transformed'], 3)} (clean: "
-        f"{text(p.loc[lit, 'minority recall, clean'], 3)}) and calls {text(called, 2)}% of the "
+        f"classes with recall {text(p.loc[lit, 'minority recall %, transformed'], 2)}% (clean: "
+        f"{text(p.loc[lit, 'minority recall %, clean'], 2)}%) and calls {text(called, 2)}% of the "
         f"majority images minority (clean: {text(called_clean, 2)}%)"
     )
     if cue:
@@ -216,15 +218,15 @@ def section_remedies(study) -> list[str]:
         lines.append("")
         bars[study.groups[base].label] = {
             v: (
-                row.loc[r, "minority recall"],
-                row.loc[r, "minority recall lo"],
-                row.loc[r, "minority recall hi"],
+                row.loc[r, "minority recall %"],
+                row.loc[r, "minority recall % lo"],
+                row.loc[r, "minority recall % hi"],
             )
             for v, r in {"none": base, **study.remedy_candidates(base)}.items()
         }
         ref_lines[study.groups[base].label] = (
             f"{ref} (reference)",
-            row.loc[refrun, "minority recall"],
+            row.loc[refrun, "minority recall %"],
         )
         shown = {"none": base, **study.remedies[base]}
         pr[study.groups[base].label] = {
@@ -262,7 +264,7 @@ def section_remedies(study) -> list[str]:
         bars,
         study.figure("remedy_minority_recall"),
         "minority classes' mean test recall by remedy (mean, 95% CI over seeds)",
-        "mean recall of the minority classes",
+        "mean recall of the minority classes (%)",
         reference=ref_lines,
     )
     minority = next(iter(study.groups.values())).first.minority

@@ -20,7 +20,7 @@ from .runs import (
     minority_recall,
     seconds_per_epoch,
 )
-from .tables import image, num, rate, seeds_text, summary_columns, text
+from .tables import image, num, pct, rate, seeds_text, summary_columns, text
 
 
 def config_rows(study, names: list[str]) -> pd.DataFrame:
@@ -35,7 +35,7 @@ def config_rows(study, names: list[str]) -> pd.DataFrame:
                 "seeds": g.n,
                 **summary_columns("accuracy %", g, accuracy),
                 **summary_columns("macro-F1 %", g, macro_f1),
-                **summary_columns("minority recall", g, minority_recall, "rate"),
+                **summary_columns("minority recall %", g, minority_recall),
                 "parameters": int(g.first.train["parameters"]),
                 "MACs/image": int(g.first.train["macs_per_image"]),
                 "s/epoch": num(t.mean()),
@@ -61,7 +61,7 @@ def section_claims(study) -> tuple[list[str], pd.DataFrame]:
                 "twin": twin,
                 "twin seeds": gt.n,
                 **summary_columns("twin %", gt, accuracy),
-                **summary_columns("twin minority recall", gt, minority_recall, "rate"),
+                **summary_columns("twin minority recall %", gt, minority_recall),
             }
         )
     twins_df = pd.DataFrame(twins)
@@ -261,7 +261,7 @@ def section_confusion(study) -> list[str]:
         row = {"class": c + ("*" if int(c) in minority else "")}
         for g in (ga, gb):
             for key, col in (("precision", "precision"), ("recall", "recall"), ("f1-score", "F1")):
-                row[f"{g.name} {col}"] = rate(g.mean(class_metric(c, key)))
+                row[f"{g.name} {col} %"] = pct(g.mean(class_metric(c, key)))
             row[f"{g.name} AP"] = rate(g.mean(class_ap(c)))
             row[f"{g.name} ROC AUC"] = rate(g.mean(class_auc(c)), 4)
         row["test images"] = int(ga.first.metrics["per_class"][c]["support"])
@@ -273,8 +273,9 @@ def section_confusion(study) -> list[str]:
         "## 3. Confusion matrix and per-class precision, recall, F1 (test set)",
         "",
         f"Means over {seeds_text(ga.n)} ({ga.name}) and {seeds_text(gb.n)} ({gb.name}); * marks "
-        "a minority class; AP is the average precision (area under the class's precision-recall "
-        "curve). The matrices show the first seed.",
+        "a minority class; precision, recall and F1 in %; AP is the average precision (area under "
+        "the class's precision-recall curve) and ROC AUC the area under the ROC curve, both as "
+        "fractions. The matrices show the first seed.",
         "",
         study.tables(pd.DataFrame(rows), "3_per_class"),
         f"| {ga.name} | {gb.name} |\n|---|---|\n| {figs} |",

@@ -46,14 +46,14 @@ from .. import study_figures
 from ..declarations import check_severity
 from . import statistics
 from .runs import Group, Run, accuracy, balanced_accuracy, minority_recall
-from .tables import link_to, num, p_value, summary_columns, text
+from .tables import link_to, num, p_value, pct, summary_columns, text
 
 QUESTION = "9 severity"
 SEED_KEYS = ("seed", "replicate_seeds")  # not part of a configuration
 CURVE_METRICS = {  # column -> (getter, scale)
     "accuracy %": (accuracy, "pct"),
     "balanced accuracy %": (balanced_accuracy, "pct"),
-    "minority recall": (minority_recall, "rate"),
+    "minority recall %": (minority_recall, "pct"),
 }
 NONE, CHOSEN, SAME = "none", "chosen remedy", "same remedy"
 RATIO_MARGIN = 1.25  # default of study.severity.ratio_margin: ratios within 1/1.25-1.25 are equal
@@ -227,7 +227,7 @@ def seed_levels(by_level: dict[str, dict[int, Run]]) -> dict[int, list[str]]:
 
 
 def _count_text(reasons: Counter) -> str:
-    """'none', or '3 on one level; 1 c4 never below 0.9' (most frequent first)."""
+    """'none', or '3 on one level; 1 c4 never below' (most frequent first)."""
     return "; ".join(f"{n} {why}" for why, n in reasons.most_common()) or "none"
 
 
@@ -251,7 +251,7 @@ def threshold_row(study, table, key: tuple[str, str], threshold: float) -> dict:
     row = {
         "architecture": arch,
         "remedy": remedy,
-        "threshold": threshold,
+        "threshold %": pct(threshold),
         "seeds": len(outcomes),
         "crossed": len(found),
     }
@@ -398,14 +398,10 @@ def draw_table(study, table) -> pd.DataFrame:
                 "seeds": len(seeds),
                 "seeds with draws": len(draws),
             }
-            row.update(
-                summary_columns("minority recall, one split", g_one, minority_recall, "rate")
-            )
-            row.update(
-                summary_columns("minority recall, split draws", g_draw, minority_recall, "rate")
-            )
-            row["width one split"] = num(w_one, 4)
-            row["width split draws"] = num(w_draw, 4)
+            row.update(summary_columns("minority recall %, one split", g_one, minority_recall))
+            row.update(summary_columns("minority recall %, split draws", g_draw, minority_recall))
+            row["width one split (pp)"] = num(100 * w_one, 2)
+            row["width split draws (pp)"] = num(100 * w_draw, 2)
             row["width ×"] = num(w_draw / w_one) if w_one > 0 else None
             rows.append(row)
     return pd.DataFrame(rows)
@@ -555,7 +551,7 @@ def ratio_table(study, table, threshold: float) -> pd.DataFrame:
                     if tested and sd
                     else None
                 ),
-                "threshold": threshold,
+                "threshold %": pct(threshold),
             }
         )
     return pd.DataFrame(rows)
@@ -687,7 +683,8 @@ def section(study) -> list[str]:
     if not table:
         return []
     a, b = study.study["mobilenet"], study.study["plain"]
-    threshold = float(spec(study).get("recall_threshold", 0.9))
+    threshold = float(spec(study).get("recall_threshold", 0.9))  # a rate, as minority_recall
+    below = f"{pct(threshold):g}%"  # as the tables print it
     levels = level_table(study, table)
     cross = pd.DataFrame([threshold_row(study, table, k, threshold) for k in table])
     draws = draw_table(study, table)
@@ -710,7 +707,7 @@ def section(study) -> list[str]:
         study.tables(levels, "severity"),
         f"![test accuracy, balanced accuracy and minority recall against ρ]({link_to(path)})",
         "",
-        f"Where minority recall falls below {threshold:g} (per seed, on the levels that have "
+        f"Where minority recall falls below {below} (per seed, on the levels that have "
         "the seed, interpolated on log ρ between the last level above and the next; geometric "
         "mean over the seeds on two levels or more and 95% interval, given where every such seed "
         "crosses):",
@@ -740,7 +737,7 @@ def section(study) -> list[str]:
             else f"in {r['crossed']} of {r['seeds']} seeds (never below: {r['never below']}, "
             f"below at every level: {r['below at every level']})"
         )
-        lines.append(f"- {r['architecture']}, remedy {r['remedy']}: below {threshold:g} {where}.")
+        lines.append(f"- {r['architecture']}, remedy {r['remedy']}: below {below} {where}.")
     lines += [
         "",
         f"{a} − {b} at each level, per arm: no remedy; the chosen remedy (each block type's best "
@@ -774,12 +771,12 @@ def section(study) -> list[str]:
                     "remedy",
                     "split",
                     "seeds",
-                    "minority recall, one split",
-                    "minority recall, one split lo",
-                    "minority recall, one split hi",
-                    "minority recall, split draws",
-                    "minority recall, split draws lo",
-                    "minority recall, split draws hi",
+                    "minority recall %, one split",
+                    "minority recall %, one split lo",
+                    "minority recall %, one split hi",
+                    "minority recall %, split draws",
+                    "minority recall %, split draws lo",
+                    "minority recall %, split draws hi",
                     "width ×",
                 ],
             ),
@@ -793,7 +790,7 @@ def section(study) -> list[str]:
     margin = ratios["margin ×"].iloc[0] if len(ratios) else ratio_margin(study)
     lines += [
         f"The paired threshold ratio ρ*({a}) / ρ*({b}): per seed, on the levels where both "
-        f"curves have that seed{on_draws}, where each curve falls below {threshold:g}, then the "
+        f"curves have that seed{on_draws}, where each curve falls below {below}, then the "
         "ratio; a seed is used where its levels bracket the crossing for both block types "
         "('seeds not used' says why the others are not). The geometric mean over the used "
         "seeds with its 95% t-interval on the log scale, its width (upper over lower end), and "

@@ -18,8 +18,11 @@ from .. import paths
 from ..storage import atomic_path
 from .runs import Group
 
-PCT_DIGITS = 2  # accuracies and their differences, in percent / percentage points
-RATE_DIGITS = 3  # recalls, precisions, average precision, ECE (fractions)
+# A share of images (accuracy, recall, precision, F1) is printed in percent, whatever the table:
+# one unit per quantity. Scores that are not a share of images (ROC AUC, average precision, ECE)
+# stay fractions ("rate").
+PCT_DIGITS = 2  # shares of images and their differences, in percent / percentage points
+RATE_DIGITS = 3  # average precision, ROC AUC, ECE (fractions)
 
 
 def pct(x: float | None) -> float | None:
@@ -65,7 +68,9 @@ def text(x, digits: int) -> str:
 
 def summary_columns(name: str, g: Group, get, scale: str = "pct") -> dict:
     """`name`, `name lo`, `name hi`: the mean of a rate over the group's seeds and its 95%
-    interval, inside [0, 1] (`Group.interval`), rounded."""
+    interval, inside [0, 1] (`Group.interval`), then scaled and rounded: in percent (`scale`
+    'pct', for a share of images; name it with '%') or as a fraction ('rate', for a score such as
+    ROC AUC)."""
     d = g.interval(get)
     r = pct if scale == "pct" else rate
     lo, hi = outward(d["lo"], d["hi"], scale)
