@@ -77,3 +77,23 @@ def _mutation_cost(item) -> tuple[bool, float]:
 
 
 _DURATIONS: dict[str, float] = {}
+
+
+@pytest.fixture(scope="session")
+def warm_stages():
+    """One warm server for this test process (blockbench.warm), preloading the libraries only:
+    `enginekit.run` hands it the stage scripts of every copy of the repository a test runs an
+    engine in, and each imports blockbench from its own copy (a cold start's 2-5 s of imports
+    saved per stage). tests/test_engines.py's DVC run stays cold and compares its bytes with a
+    warm Snakemake run."""
+    import enginekit
+
+    from blockbench import warm
+    from blockbench.quick import engine_env
+
+    with warm.server(engine_env(), preload=warm.LIBRARIES) as shim:
+        enginekit.WARM_SHIM = shim
+        try:
+            yield shim
+        finally:
+            enginekit.WARM_SHIM = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -13,11 +14,23 @@ from conftest import REPO
 
 from blockbench.quick import copy_pipeline, engine_env, write_params
 
+# The python shim of this test process's warm server (the `warm_stages` fixture of conftest.py),
+# while one runs: `run` then starts the engines' stage scripts warm unless given its own `env`
+WARM_SHIM: Path | None = None
+
+
+def warm_engine_env(repo: Path) -> dict:
+    """engine_env(repo), with the warm server's shim first on PATH while one runs."""
+    env = engine_env(repo)
+    if WARM_SHIM is not None:
+        env["PATH"] = f"{WARM_SHIM}{os.pathsep}{env['PATH']}"
+    return env
+
 
 def run(
     cmd: list[str], cwd: Path, check: bool = True, env: dict | None = None
 ) -> subprocess.CompletedProcess:
-    env = engine_env(cwd) if env is None else env
+    env = warm_engine_env(cwd) if env is None else env
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(

@@ -14,7 +14,8 @@ from test_engines import engine_params
 
 from blockbench import params as bbp
 
-pytestmark = pytest.mark.engines
+# stage scripts forked from a warm server (conftest.warm_stages) unless a test says otherwise
+pytestmark = [pytest.mark.engines, pytest.mark.usefixtures("warm_stages")]
 
 
 def queue_params() -> dict:

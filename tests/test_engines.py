@@ -16,6 +16,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import enginekit
 import numpy as np
 import pandas as pd
 import pytest
@@ -38,7 +39,8 @@ from blockbench import warm
 from blockbench.quick import engine_env, warm_env
 from blockbench.report import flat_metrics
 
-pytestmark = pytest.mark.engines
+# stage scripts forked from a warm server (conftest.warm_stages) unless a test says otherwise
+pytestmark = [pytest.mark.engines, pytest.mark.usefixtures("warm_stages")]
 
 RUNS = {"c4", "c4_s1", "c4_focal", "c1m3"}
 PLOTTED = {"c1m3", "c4"}  # the per-run figure set: only the runs the report shows figures of
@@ -108,7 +110,7 @@ def origin(tmp_path_factory):
     repo = make_copy(base / "origin", engine_params(), dvc=False)
     git(repo, "init", "-q")
     dvc_init(repo)
-    out = run(["dvc", "repro"], repo).stdout
+    out = run(["dvc", "repro"], repo, env=engine_env(repo)).stdout  # cold: compared with smk
     run(["dvc", "remote", "add", "-d", "local", str(base / "remote")], repo)
     run(["dvc", "push", "-q"], repo)
     git(repo, "add", "-A")
@@ -329,6 +331,9 @@ def test_after_changing_one_runs_lr_only_its_metrics_change(origin, tmp_path):
     edit_params(repo, lambda p: p["runs"]["c1m3"].update(lr=0.05))
     ran = dvc_ran(run(["dvc", "repro"], repo).stdout)
     assert {s for s in ran if s.startswith("train@")} == {"train@c1m3"}
+    if enginekit.WARM_SHIM is not None:  # in this test process's warm server, from the clone
+        served = warm.served_log(enginekit.WARM_SHIM.parent / "socket").read_text()
+        assert "scripts/train.py --run c1m3 " in served, served
     # each run's flat file: not declared as metrics, named on the command line (README)
     targets = ["--targets", "results/metrics", "results/headline.json"]
     diff = json.loads(run(["dvc", "metrics", "diff", "--json", *targets], repo).stdout or "{}")

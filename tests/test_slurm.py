@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from enginekit import warm_engine_env
 
 from blockbench import params as bbp
 from blockbench import paths
 from blockbench.quick import copy_pipeline, engine_env, quick_params
+from blockbench.warm import served_log
 
 pytestmark = pytest.mark.slurm
 
@@ -112,12 +114,14 @@ def resources(log: str) -> dict[str, dict[str, str]]:
     }
 
 
-def test_quick_study_runs_through_slurm(slurm, tmp_path):
+def test_quick_study_runs_through_slurm(slurm, warm_stages, tmp_path):
+    """Each job's stage script forked from this test process's warm server (its job step inherits
+    the shim first on PATH: sbatch --export=ALL); Snakemake in the job starts cold."""
     params = slurm_params()
     repo = copy_pipeline(REPO, tmp_path / "slurm", params)
     cmd = ["snakemake", "--profile", PROFILE, "--cores", "2", *LOCAL_CLUSTER_OPTIONS]
     proc = subprocess.run(
-        cmd, cwd=repo, env=engine_env(repo), capture_output=True, text=True, timeout=1200
+        cmd, cwd=repo, env=warm_engine_env(repo), capture_output=True, text=True, timeout=1200
     )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
@@ -155,6 +159,9 @@ def test_quick_study_runs_through_slurm(slurm, tmp_path):
         assert (repo / "results" / "runs" / name / "metrics.json").is_file(), name
     text = (repo / paths.SUMMARY).read_text()
     assert "## 1." in text
+    if warm_stages is not None:  # the jobs' stages ran in the warm server
+        served = served_log(warm_stages.parent / "socket").read_text()
+        assert f"scripts/train.py --run {runs[0]} " in served, served
 
 
 @pytest.mark.parametrize("device, gpus", [("cuda", "1"), ("auto", "0"), ("cpu", "0")])

@@ -29,7 +29,8 @@ from blockbench import params as bbp
 from blockbench import snakemake_report
 from blockbench.quick import engine_env, warm_env
 
-pytestmark = pytest.mark.engines
+# stage scripts forked from a warm server (conftest.warm_stages) unless a test says otherwise
+pytestmark = [pytest.mark.engines, pytest.mark.usefixtures("warm_stages")]
 
 HEADLINE_PAIR = ("c1m3", "c4")
 WIDTH = 160  # the terminal the views must fit

@@ -82,6 +82,28 @@ def test_a_stage_script_runs_in_the_server_with_the_callers_everything(shim, scr
     assert served == ["workflow/scripts/echo.py 3 --x"]
 
 
+def test_a_stage_of_another_copy_imports_that_copys_code(scratch):
+    """One server for several copies of the repository (the tests' engine runs): a stage whose
+    PYTHONPATH names another copy's src/ imports blockbench from there, as a cold start would,
+    even after the server (and an earlier stage) imported the server's own; with the server's
+    PYTHONPATH it gets the server's."""
+    src = Path(warm.__file__).resolve().parents[1]
+    copy = scratch / "copy" / "src" / "blockbench"
+    copy.mkdir(parents=True)
+    (copy / "__init__.py").write_text("")
+    (copy / "paths.py").write_text("WHO = 'the copy'\n")
+    (scratch / "workflow/scripts/who.py").write_text(
+        "import blockbench, blockbench.paths as p\n"
+        "print(blockbench.__file__, getattr(p, 'WHO', 'the server'))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    with warm.server(env=env, preload=("blockbench.paths",)) as shim_dir:
+        for pythonpath, who in ((str(src), "the server"), (str(copy.parent), "the copy")):
+            r = call(shim_dir, scratch, "workflow/scripts/who.py", env={"PYTHONPATH": pythonpath})
+            assert r.returncode == 0, r.stderr
+            assert r.stdout.split()[0].startswith(pythonpath) and r.stdout.endswith(f"{who}\n")
+
+
 def test_it_runs_in_a_fork_of_the_server_not_a_new_interpreter(shim, scratch):
     """The child's parent is the server, not the shim (a cold start would be the shim's child)."""
     (scratch / "workflow/scripts/ppid.py").write_text("import os\nprint(os.getppid())\n")

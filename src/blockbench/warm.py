@@ -63,6 +63,11 @@ PRELOAD = (
     "blockbench.stages.benchmark",
     "blockbench.report",
 )
+# what a server shared by several copies of the repository preloads: the libraries only, so that
+# each stage imports blockbench from its own copy (its PYTHONPATH), as a cold start does
+LIBRARIES = tuple(m for m in PRELOAD if m.split(".")[0] != "blockbench")
+PACKAGE = "blockbench"
+_served_pythonpath = ""  # the server's own PYTHONPATH (serve() sets it)
 STAGE_PREFIX = "workflow/scripts/"
 READY = "warm: ready"
 SHIM_NAMES = ("python", "python3")
@@ -150,6 +155,7 @@ def _run_child(request: dict, fds: list[int], close: list) -> None:
         sys.stderr = open(2, "w", buffering=1, closefd=False)
         script = request["argv"][0]
         sys.argv = list(request["argv"])
+        _own_code(request["env"].get("PYTHONPATH", ""))
         sys.path[0] = os.path.dirname(os.path.abspath(script))
         try:
             runpy.run_path(script, run_name="__main__")
@@ -172,6 +178,24 @@ def _run_child(request: dict, fds: list[int], close: list) -> None:
         os._exit(code)
 
 
+def _own_code(pythonpath: str) -> None:
+    """In a child whose PYTHONPATH is not the server's (another copy of the repository): sys.path
+    as a cold start in that environment has it, and blockbench's modules unloaded, so that the
+    stage imports that copy's code, not the server's."""
+    server = _served_pythonpath
+    if pythonpath == server:
+        return
+
+    def entries(value: str) -> list[str]:
+        return [os.path.abspath(p) for p in value.split(os.pathsep) if p]
+
+    old = set(entries(server))
+    sys.path[1:] = entries(pythonpath) + [p for p in sys.path[1:] if p not in old]
+    for name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+
+
 def served_log(socket_path: Path) -> Path:
     """The file in which the server records each command it ran (one line each)."""
     return Path(socket_path).parent / "served.log"
@@ -183,6 +207,8 @@ def serve(socket_path: Path, preload=PRELOAD) -> None:
     its files (and socket_path's directory, if that empties it)."""
     for name in preload:
         importlib.import_module(name)
+    global _served_pythonpath
+    _served_pythonpath = os.environ.get("PYTHONPATH", "")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(socket_path))
     listener.listen(16)
