@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 from conftest import REPO
@@ -96,3 +97,30 @@ def snakemake_planned_runs(repo: Path, rule: str, *targets: str) -> set[str]:
     """The runs whose `rule` job `snakemake -n -p` would run."""
     out = run(["snakemake", "-n", "-p", "--cores", "1", *targets], repo).stdout
     return set(re.findall(rf"workflow/scripts/{rule}\.py --run (\S+)", out))
+
+
+class Process(NamedTuple):
+    ppid: int
+    start: str  # clock ticks after boot: with the pid, names one process (pids are reused)
+    state: str  # "Z": a zombie, ended but not reaped
+
+
+def processes() -> dict[int, Process]:
+    """pid -> its parent, start time and state, for every process (Linux /proc/<pid>/stat)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # ended meanwhile
+                continue
+            found[int(entry.name)] = Process(int(fields[1]), fields[19], fields[0])
+    return found
+
+
+def cmdline(pid: int) -> str:
+    """The command line of `pid` ("" once it has ended)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import digits_params
-from enginekit import make_copy, run
+from enginekit import cmdline, make_copy, processes, run
 
 from blockbench import params as bbp
 from blockbench.quick import engine_env
@@ -95,8 +95,8 @@ def stop(proc: subprocess.Popen, *pids: int) -> None:
         """the stopped processes to end"""
         return not any(
             pid in pids or _group(pid) == proc.pid
-            for pid, (_, state, _) in processes().items()
-            if state != "Z"
+            for pid, p in processes().items()
+            if p.state != "Z"
         )
 
     wait_for(ended, timeout=120)
@@ -109,24 +109,9 @@ def _group(pid: int) -> int | None:
         return None
 
 
-def processes() -> dict[int, tuple[int, str, str]]:
-    """pid -> (parent pid, state, command line) of every process (Linux /proc)."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
-            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode() if stat else ""
-        except OSError:
-            continue
-        if stat:
-            state, ppid = stat.rsplit(")", 1)[1].split()[:2]
-            found[int(entry.name)] = (int(ppid), state, cmd)
-    return found
-
-
 def alive(pid: int) -> bool:
     info = processes().get(pid)
-    return info is not None and info[1] != "Z"
+    return info is not None and info.state != "Z"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -171,7 +156,7 @@ HOLD_AS_SNAKEMAKE = (
 def holders(path: Path) -> dict[int, str]:
     """pid -> command line of every process with `path` open (Linux /proc, as `fuser`)."""
     found = {}
-    for pid, (_, state, cmd) in processes().items():
+    for pid, p in processes().items():
         try:
             fds = list(Path(f"/proc/{pid}/fd").iterdir())
         except OSError:
@@ -179,7 +164,7 @@ def holders(path: Path) -> dict[int, str]:
         for fd in fds:
             try:
                 if os.readlink(fd) == str(path):
-                    found[pid] = f"{state} {cmd}"
+                    found[pid] = f"{p.state} {cmdline(pid)}"
                     break
             except OSError:
                 continue
@@ -268,18 +253,14 @@ def test_killing_a_snakemake_jobs_shell_stops_its_trainer_before_it_writes(repo,
 
         def job():
             """the train job's shell and its trainer"""
-            procs = processes()
-            for pid, (ppid, _, cmd) in procs.items():
-                if (
-                    TRAINING in cmd
-                    and "python" in cmd
-                    and TRAINING in procs.get(ppid, ("",) * 3)[2]
-                ):
-                    return ppid, pid
+            for pid, p in processes().items():
+                cmd = cmdline(pid)
+                if TRAINING in cmd and "python" in cmd and TRAINING in cmdline(p.ppid):
+                    return p.ppid, pid
             return None
 
         shell, trainer = wait_for(job)
-        assert "bash" in processes()[shell][2]
+        assert "bash" in cmdline(shell)
 
         def training():
             """c4 training under Snakemake"""

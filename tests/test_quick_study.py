@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import REPO
-from enginekit import dvc_stale
+from enginekit import cmdline, dvc_stale, processes
 
 from blockbench import params as bbp
 from blockbench import report, warm
@@ -157,38 +157,24 @@ time.sleep(600)
 """
 
 
-def _processes() -> dict[int, tuple[int, str, str]]:
-    """pid -> (parent pid, start time, state) of every process (/proc/<pid>/stat)."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:  # ended meanwhile
-                continue
-            found[int(entry.name)] = (int(fields[1]), fields[19], fields[0])
-    return found
-
-
 def _descendants(root: int) -> dict[int, str]:
     """pid -> start time of every running descendant of `root`."""
-    procs, tree, todo = _processes(), {}, [root]
+    procs, tree, todo = processes(), {}, [root]
     while todo:
         parent = todo.pop()
-        for pid, (ppid, start, state) in procs.items():
-            if ppid == parent and state != "Z":
-                tree[pid] = start
+        for pid, p in procs.items():
+            if p.ppid == parent and p.state != "Z":
+                tree[pid] = p.start
                 todo.append(pid)
     return tree
 
 
 def _running(pids: dict[int, str]) -> dict[int, str]:
     """pid -> command line of those of `pids` (pid -> start time) still running (not a zombie)."""
-    procs, alive = _processes(), {}
+    procs, alive = processes(), {}
     for pid, start in pids.items():
-        if pid in procs and procs[pid][1] == start and procs[pid][2] != "Z":
-            with contextlib.suppress(OSError):
-                alive[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        if pid in procs and procs[pid].start == start and procs[pid].state != "Z":
+            alive[pid] = cmdline(pid)
     return alive
 
 
