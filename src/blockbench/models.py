@@ -19,28 +19,47 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torchvision.ops import Conv2dNormActivation
 
 from . import N_CLASSES
 from .architecture import BlockSpec, block_plan, plan_of  # noqa: F401  (re-exported)
 
 
-def conv_block(spec: BlockSpec) -> nn.Module:
-    return Conv2dNormActivation(
-        spec.in_channels, spec.out_channels, kernel_size=3, stride=spec.stride
+def conv_bn_relu(
+    in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, groups: int = 1
+) -> nn.Sequential:
+    """Conv2d (no bias, "same" padding), BatchNorm2d, ReLU: what torchvision.ops'
+    Conv2dNormActivation builds with its defaults (same modules, order, state_dict keys and
+    initialisation), without importing torchvision, whose ops load torch._dynamo: seconds of every
+    cold stage's start (docs/benchmarks.md, "What the test time is made of")."""
+    return nn.Sequential(
+        nn.Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding=(kernel_size - 1) // 2,
+            groups=groups,
+            bias=False,
+        ),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
     )
+
+
+def conv_block(spec: BlockSpec) -> nn.Module:
+    return conv_bn_relu(spec.in_channels, spec.out_channels, kernel_size=3, stride=spec.stride)
 
 
 def mobilenet_block(spec: BlockSpec) -> nn.Module:
     return nn.Sequential(
-        Conv2dNormActivation(
+        conv_bn_relu(
             spec.in_channels,
             spec.in_channels,
             kernel_size=3,
             stride=spec.stride,
             groups=spec.in_channels,
         ),  # depthwise
-        Conv2dNormActivation(spec.in_channels, spec.out_channels, kernel_size=1),  # pointwise
+        conv_bn_relu(spec.in_channels, spec.out_channels, kernel_size=1),  # pointwise
     )
 
 
