@@ -219,15 +219,15 @@ def test_the_declaration_is_checked_against_the_runs():
     """By the report, and before either engine plans (keys.write): both remove a job's outputs
     before running it, so a report refused there would cost its committed files."""
     params = bbp.load(ROOT / "params.yaml")
-    capacity.check(params)  # the committed one is consistent
+    declarations.check_capacity(params)  # the committed one is consistent
     pair = next(iter(params["study"]["capacity"]["pairs"].values()))
     params["study"]["capacity"]["seeds"] = [*params["study"]["capacity"]["seeds"], 99]
-    for check in (capacity.check, declarations.check):
+    for check in (declarations.check_capacity, declarations.check):
         with pytest.raises(ParamsError, match=r"has no seed 99; add them to seeds\."):
             check(params)
     params["study"]["capacity"]["seeds"].pop()
     params["study"]["capacity"]["sweep"]["mobilenet"].remove(pair["a"])
-    for check in (capacity.check, declarations.check):
+    for check in (declarations.check_capacity, declarations.check):
         with pytest.raises(ParamsError, match="is not in study.capacity.sweep.mobilenet"):
             check(params)
     params["study"]["capacity"]["sweep"]["mobilenet"].append("c1m3_nosuch")
@@ -264,7 +264,7 @@ def test_the_quick_look_tests_the_capacity_family_on_its_own_seeds_and_writes_pl
     p = quick.quick_params(bbp.load(ROOT / "params.yaml"))
     spec = p["study"]["capacity"]
     assert spec["seeds"] == list(range(quick.QUICK_SEEDS))
-    capacity.check(p)  # every pair's runs have every family seed
+    declarations.check_capacity(p)  # every pair's runs have every family seed
     text = yaml.safe_dump(p)
     assert "&id" not in text and "*id" not in text
     assert bbp.validate(yaml.safe_load(text)) == p

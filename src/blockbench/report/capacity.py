@@ -19,7 +19,6 @@ import pandas as pd
 
 from .. import paths
 from ..architecture import plan_of, totals
-from ..declarations import check_capacity
 from ..params import replicates, run_config
 from ..storage import read_json
 from . import statistics
@@ -43,11 +42,6 @@ N_CLASSES = 10
 def run_seeds(params: dict, logical: str) -> dict[int, str]:
     """Seed -> run name of a logical run and its replicates."""
     return {run_config(params, run)["seed"]: run for run in replicates(params, logical)}
-
-
-def check(params: dict) -> None:
-    """study.capacity against the runs (declarations.check_capacity, also run before planning)."""
-    check_capacity(params)
 
 
 def spec(study) -> dict | None:
