@@ -1363,6 +1363,31 @@ def test_the_report_refuses_a_run_trained_with_another_config(fabricated, tmp_pa
     assert report.stale_runs(params, copy_root) == ["a_s1", "b"]
 
 
+def test_an_interim_report_leaves_out_the_untrained_runs_and_says_so(fabricated, built, tmp_path):
+    """`aggregate.py --interim` (require_current=False) on a study with one replicate never
+    trained: the report is written from the others, names the run under its title, and the
+    group counts one seed fewer; nothing of the untrained run is read."""
+    root, params = fabricated
+    copy_root = tmp_path / "copy"
+    shutil.copytree(root, copy_root)
+    shutil.rmtree(copy_root / paths.run_dir("a_s1"))
+    old = os.getcwd()
+    os.chdir(copy_root)
+    try:
+        report.aggregate(params, root=copy_root, require_current=False)
+    finally:
+        os.chdir(old)
+    md = (copy_root / report.SUMMARY).read_text()
+    title, banner = md.split("\n\n")[:2]
+    assert title.startswith("# ") and banner.startswith("> **Interim report**") and "a_s1" in banner
+    summary = json.loads((copy_root / report.SUMMARY_JSON).read_text())
+    assert summary["interim"] == {"left_out": ["a_s1"]}
+    assert summary["runs"]["a"]["seeds"] == len(bbp.replicates(params, "a")) - 1
+    full_root, _ = built  # the full report has no banner
+    assert json.loads((full_root / report.SUMMARY_JSON).read_text())["interim"] is None
+    assert "Interim report" not in (full_root / report.SUMMARY).read_text()
+
+
 # ------------------------------------------------------------------ the answers page
 def test_the_summary_opens_with_short_answers_and_keeps_the_tables_in_the_appendix(built):
     root, _ = built

@@ -56,12 +56,14 @@ PRIMARY, SECONDARY = "primary", "secondary"
 
 
 class Study:
-    def __init__(self, params: dict, root: Path):
+    def __init__(self, params: dict, root: Path, left_out: tuple[str, ...] = ()):
+        """`left_out`: declared runs not trained yet, which an interim report leaves out."""
         self.params, self.root, self.study = params, root, params["study"]
+        self.left_out = tuple(left_out)
         self.alpha = self.study["alpha"]
         self.margins = self.study.get("margins") or {}
         self.target_mde = self.study.get("target_mde") or {}
-        self.groups: dict[str, Group] = load_groups(params, root)
+        self.groups: dict[str, Group] = load_groups(params, root, frozenset(left_out))
         self.family = statistics.Family(self.alpha, self.study.get("power", 0.8))
         self.tables = Tables(root)
         (root / FIGURES).mkdir(parents=True, exist_ok=True)
@@ -385,6 +387,8 @@ class Study:
         body += prose_severity.section(self)
         body += prose_answers.section_comparisons(self)
         head = answers.page(self, prose_answers.headline(self, claims_df), claims_df, body)
+        if self.left_out:  # an interim report says so under its title, before any number
+            head[1:1] = ["", interim_banner(self.left_out)]
         summary = {
             "runs": {
                 name: {
@@ -413,6 +417,7 @@ class Study:
                 f: self.family.size_of(f) for f in (PRIMARY, SECONDARY, capacity.FAMILY)
             },
             "claims": claims.counts(claims_df),
+            "interim": {"left_out": list(self.left_out)} if self.left_out else None,
         }
         return "\n".join(head) + "\n", summary
 
@@ -444,11 +449,24 @@ def stale_runs(params: dict, root: Path) -> list[str]:
     return out
 
 
+def interim_banner(left_out) -> str:
+    shown = ", ".join(left_out[:12]) + (
+        f" and {len(left_out) - 12} more" if len(left_out) > 12 else ""
+    )
+    return (
+        f"> **Interim report** (`python workflow/scripts/aggregate.py --interim`): {len(left_out)} "
+        f"declared run(s) are not trained with their current config yet and are left out: {shown}. "
+        "Every number below uses only the runs that are; the declared seed counts and their power "
+        "hold only once `dvc repro` (or `snakemake --cores 2 results/summary.md`) has trained them."
+    )
+
+
 def aggregate(params: dict, root: Path = Path("."), require_current: bool = True) -> None:
     """Write the report. Every run must have been trained with the config params.yaml gives it
-    now (`require_current`; an interim report of a cut study passes False and says so)."""
+    now; with `require_current` False (`aggregate.py --interim`, never an engine's stage) the
+    runs that are not are left out and the report says so under its title."""
+    stale = stale_runs(params, root)
     if require_current:
-        stale = stale_runs(params, root)
         if stale:
             shown = ", ".join(stale[:8]) + (f" and {len(stale) - 8} more" if len(stale) > 8 else "")
             raise ParamsError(
@@ -457,7 +475,7 @@ def aggregate(params: dict, root: Path = Path("."), require_current: bool = True
                 "--cores 2 results/summary.md`) before the report"
             )
     check_declarations(params)  # before reading any run (keys.write checked it before planning)
-    study = Study(params, root)
+    study = Study(params, root, left_out=tuple(stale))
     text_md, summary = study.build()
     flat_metrics.write([r for g in study.groups.values() for r in g.runs], study, root)
     dvc_plots.write(params, study.groups, root)

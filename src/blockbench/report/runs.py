@@ -238,12 +238,17 @@ class Group:
         return statistics.bounded(self.values(get), 0.0, 1.0, pooled)
 
 
-def load_groups(params: dict, root: Path) -> dict[str, Group]:
-    """Every logical run of params.yaml with its replicates, in params order."""
-    return {
-        name: Group(name, [load_run(params, r, root) for r in replicates(params, name)])
+def load_groups(params: dict, root: Path, leave_out=frozenset()) -> dict[str, Group]:
+    """Every logical run of params.yaml with its replicates, in params order; the runs named in
+    `leave_out` are not read (an interim report), and a logical run left with none is absent."""
+    groups = {
+        name: Group(
+            name,
+            [load_run(params, r, root) for r in replicates(params, name) if r not in leave_out],
+        )
         for name in logical_runs(params)
     }
+    return {name: g for name, g in groups.items() if g.n}
 
 
 # ------------------------------------------------------------------ what the report reads of a run
