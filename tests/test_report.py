@@ -936,8 +936,8 @@ def test_the_augment_claim_holds_when_minority_recall_is_higher(
     root, params = fabricated
     real = report.load_groups
 
-    def edited(p, r):
-        groups = real(p, r)
+    def edited(p, r, leave_out=frozenset()):
+        groups = real(p, r, leave_out)
         for i, run in enumerate(groups["a_aug"].runs):
             run.metrics["minority_recall_mean"] = recall + 0.001 * i
         return groups
