@@ -467,6 +467,30 @@ def test_verdicts_are_seed_level_and_holm_corrected_within_each_family(built):
     assert df["MDE"].notna().all()
 
 
+def test_each_comparison_has_its_familys_simultaneous_interval_in_the_tables(built):
+    """Issue 34 item 5: every comparison carries its family's Bonferroni-simultaneous 95%
+    interval, wider than its own 95% interval whenever the family has more than one test, and
+    the answers' tables print that interval beside the verdict."""
+    root, _ = built
+    df = comparisons(root)
+    sim = "a − b, simultaneous 95%"
+    tested = df[df[f"{sim} lo"].notna()]
+    assert len(tested) >= 0.9 * len(df[df["p"].notna()])
+    assert (tested[f"{sim} lo"] <= tested["a − b lo"]).all()
+    assert (tested[f"{sim} hi"] >= tested["a − b hi"]).all()
+    spread = tested[tested["a − b hi"] - tested["a − b lo"] > 0.05]  # not all seeds alike
+    assert len(spread) >= 0.5 * len(tested)
+    wider = spread[f"{sim} hi"] - spread[f"{sim} lo"] > spread["a − b hi"] - spread["a − b lo"]
+    assert wider.all(), spread[~wider]
+    assert (tested[f"{sim} lo"] <= tested["a − b"]).all() and (
+        tested["a − b"] <= tested[f"{sim} hi"]
+    ).all()
+    weak = row(df, "a_weak", "a", "minority recall")  # a row of the remedies' answer table
+    md = (root / report.SUMMARY).read_text()
+    cell = f"[{weak[f'{sim} lo']:+.2f}, {weak[f'{sim} hi']:+.2f}] pp"
+    assert cell in report.answers.answers_part(md), cell
+
+
 def test_primary_family_is_the_declared_one(built):
     root, _ = built
     primary = pd.read_csv(root / report.TABLES / "primary.csv")

@@ -220,6 +220,10 @@ class Study:
             "a − b": conv(r["diff"]),
             "a − b lo": conv(r["lo"]),
             "a − b hi": conv(r["hi"]),
+            # the family's Bonferroni-simultaneous 95% interval (Holm's verdicts agree with it)
+            "a − b, simultaneous 95%": conv(r["diff"]) if c.simultaneous else None,
+            "a − b, simultaneous 95% lo": conv((c.simultaneous or (None, None))[0]),
+            "a − b, simultaneous 95% hi": conv((c.simultaneous or (None, None))[1]),
             "p": p_value(r["p"]),
             "p (Holm)": p_value(c.p_holm),
             "kind": c.kind,

@@ -57,9 +57,20 @@ def _diff_cell(study, c: statistics.Comparison) -> str:
     )
 
 
+def _simultaneous_cell(study, c: statistics.Comparison) -> str:
+    """The Bonferroni-simultaneous 95% interval over the comparison's family, the one its
+    Holm-corrected verdict agrees with (Bonferroni's intervals contain Holm's)."""
+    unit, scale, digits = study.units(c)
+    if c.simultaneous is None:
+        return "n/a"
+    lo, hi = c.simultaneous
+    return f"[{scale * lo:+.{digits}f}, {scale * hi:+.{digits}f}] {unit}"
+
+
 def comparison_table(study, comparisons: list[statistics.Comparison], name: str) -> str:
-    """Seven columns: the comparison, the metric, its seeds, both means, the difference with its
-    95% interval and the verdict (Holm-corrected within its family)."""
+    """Eight columns: the comparison, the metric, its seeds, both means, the difference with its
+    95% interval, its family's simultaneous 95% interval and the verdict (Holm-corrected within
+    its family)."""
     rows = []
     for c in comparisons:
         unit, scale, digits = study.units(c)
@@ -72,6 +83,7 @@ def comparison_table(study, comparisons: list[statistics.Comparison], name: str)
                 "a": None if r.get("mean_a") is None else round(scale * r["mean_a"], digits),
                 "b": None if r.get("mean_b") is None else round(scale * r["mean_b"], digits),
                 "a − b [95% CI]": _diff_cell(study, c),
+                "simultaneous 95% CI (family)": _simultaneous_cell(study, c),
                 "verdict": study.verdict_label(c),
             }
         )

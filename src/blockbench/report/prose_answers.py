@@ -411,7 +411,10 @@ def section_primary(study) -> list[str]:
         "TOST, Holm p below α: the 90% interval inside ±margin) or **inconclusive**. MDE is the "
         f"smallest difference the test finds with {int(100 * study.family.power)}% power at the "
         "family's first Holm threshold (α / m), from the observed seed-level standard deviation; "
-        "`seeds needed` is what the target MDE (`study.target_mde`) needs.",
+        "`seeds needed` is what the target MDE (`study.target_mde`) needs. `a − b` has its 95% "
+        "interval; `a − b, simultaneous 95%` the family's Bonferroni-simultaneous interval (level "
+        "1 − α / m over its m tests), which holds for all rows at once and agrees with the "
+        "Holm-corrected verdicts.",
         "",
         study.tables(df, "primary"),
         f"- {ok} of {len(seen)} primary comparisons with a target can see it (MDE ≤ target).",
