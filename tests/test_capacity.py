@@ -147,6 +147,18 @@ def test_the_section_draws_the_pareto_figure_and_quotes_its_table(study):
     assert (sweep["accuracy % hi"] <= 100).all()
 
 
+def test_the_headline_opens_with_the_verdicts_counted_over_the_pairs(study):
+    """The equal-cost headline line starts with what the tests say over all the pre-registered
+    comparisons, counted from the pairs' table (one beyond the margin, one equivalent here)."""
+    line = capacity.headline(study)
+    verdicts = list(capacity.pair_rows(study)["verdict"])
+    assert sorted(verdicts) == sorted([statistics.BEYOND, statistics.EQUIVALENT])
+    lead = line.split(" (declared in")[0]
+    for v in set(verdicts):
+        assert f"{v} in {verdicts.count(v)}" in lead, (v, lead)
+    assert lead.endswith(f"of the {len(verdicts)} pre-registered comparisons")
+
+
 # ------------------------------------------------------------------ the declaration in params.yaml
 def _capacity():
     return bbp.load(ROOT / "params.yaml")["study"]["capacity"]

@@ -283,8 +283,11 @@ def headline(study) -> str | None:
         if n < len(s["seeds"])
         else ""
     )
+    verdicts = [r["verdict"] for _, r in df.iterrows()]
+    counts = ", ".join(f"{v} in {verdicts.count(v)}" for v in dict.fromkeys(verdicts))
     return (
-        f"**At equal cost** (pre-registered in `{s.get('declared_in')}`, margins ±"
+        f"**At equal cost** the block types are {counts} of the {len(verdicts)} pre-registered "
+        f"comparisons (declared in `{s.get('declared_in')}`, margins ±"
         f"{s['metrics']['accuracy']['margin']:g} pp accuracy and ±"
         f"{s['metrics']['minority_recall']['margin']:g} pp minority recall; "
         f"Bonferroni-simultaneous 95% intervals{interim}): " + "; ".join(parts) + "."
