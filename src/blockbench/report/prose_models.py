@@ -220,7 +220,8 @@ def _time_at_equal_macs(study) -> list[str]:
     return [
         f"- At equal MACs ({r['a']} vs {r['b']}: {r['MACs a / b']}× the MACs) a training step "
         f"of {r['a']} takes {r['step time a / b']}× the time of {r['b']} (benchmark stage, "
-        "median of its repeats): depthwise convolutions move much memory per MAC."
+        "median of its repeats): MACs do not set the time (a depthwise convolution does little "
+        "arithmetic per byte it moves, a likely cause this study does not measure)."
         for _, r in df.iterrows()
     ]
 
