@@ -237,7 +237,7 @@ def section(study) -> list[str]:
         study.tables(matches, "capacity_matching"),
         f"The pre-registered family: {len(pairs)} comparisons, a difference test and a TOST each, "
         f"one Holm-Bonferroni over all {m} tests (α = {study.alpha:g}); intervals are "
-        f"Bonferroni-simultaneous ({100 * (1 - study.alpha / m):.2f}%) when {m} tests share α. "
+        f"Bonferroni-simultaneous (each at level 1 − α / {m}) when {m} tests share α. "
         "TOST power is at the observed sd of the paired differences and Holm's first threshold; "
         "planned power at the declared planning sd.",
         "",
@@ -269,7 +269,7 @@ def headline(study) -> str | None:
             continue
         ratio = matching.loc[pair, "a / b"] if pair in matching.index else None
         where = PAIR_WORDS[p["matched"]] + (
-            f" ({text(ratio, 2)}×)" if ratio is not None and not _nan(ratio) else ""
+            f" ({text(ratio, 3)}×)" if ratio is not None and not _nan(ratio) else ""
         )
         said = "; ".join(
             f"{r['metric']} {text(r['a − b (pp)'], 2)} pp [{text(r['a − b (pp) lo'], 2)}, "

@@ -684,6 +684,7 @@ def headline(study, claims_df: pd.DataFrame) -> list[str]:
                 "0_data",
                 "1_ratios",
                 "capacity_pairs",
+                "capacity_matching",
                 "primary",
                 "primary_fresh",
                 "softmax_by_split",

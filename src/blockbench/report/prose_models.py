@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import architecture, study_figures
+from .. import architecture, paths, study_figures
 from . import claims, prose_answers
 from .runs import (
     Group,
@@ -20,7 +20,7 @@ from .runs import (
     minority_recall,
     seconds_per_epoch,
 )
-from .tables import image, num, pct, rate, seeds_text, summary_columns, text
+from .tables import image, link_to, num, pct, rate, seeds_text, summary_columns, text
 
 
 def config_rows(study, names: list[str]) -> pd.DataFrame:
@@ -217,13 +217,16 @@ def _time_at_equal_macs(study) -> list[str]:
         return []
     df = capacity.match_table(study)
     df = df[(df["matched on"] == capacity.COSTS["macs"]) & df["step time a / b"].notna()]
+    matching = paths.TABLES / "capacity_matching.csv"  # written by the capacity section
+    if not len(df):
+        return []
     return [
         f"- At equal MACs ({r['a']} vs {r['b']}: {r['MACs a / b']}× the MACs) a training step "
         f"of {r['a']} takes {r['step time a / b']}× the time of {r['b']} (benchmark stage, "
         "median of its repeats): MACs do not set the time (a depthwise convolution does little "
         "arithmetic per byte it moves, a likely cause this study does not measure)."
         for _, r in df.iterrows()
-    ]
+    ] + ["", f"<sub>Numbers from [`tables/capacity_matching.csv`]({link_to(matching)})</sub>", ""]
 
 
 def section_block_counts(study) -> list[str]:
