@@ -27,3 +27,15 @@ def test_the_first_screen_has_contents_and_no_commit_hashes():
             re.sub(r"[^a-z0-9 ]", "", h.lower()).replace("  ", " ").strip() == heading
             for h in re.findall(r"^#+ (.+)$", README, flags=re.M)
         ), anchor
+
+
+def test_the_readmes_answers_are_the_committed_reports_numbers():
+    """Every percentage and ratio the README's "What it answers" quotes is in the committed
+    report's headline (it is rewritten by hand after each aggregate; this catches one left stale)."""
+    answers = README.split("## What it answers")[1].split("\n## ")[0]
+    summary = (REPO / "results" / "summary.md").read_text()
+    headline = summary.split("## Headline")[1].split("\n## ")[0]
+    quoted = re.findall(r"\d+\.\d+(?=%|×)", answers)
+    assert len(quoted) >= 6, quoted
+    missing = [q for q in quoted if q not in headline]
+    assert not missing, missing
