@@ -453,10 +453,14 @@ def stale_runs(params: dict, root: Path) -> list[str]:
     return out
 
 
+def listed(runs, first: int) -> str:
+    """'a, b, c and 5 more': the first `first` names of `runs`."""
+    more = f" and {len(runs) - first} more" if len(runs) > first else ""
+    return ", ".join(runs[:first]) + more
+
+
 def interim_banner(left_out) -> str:
-    shown = ", ".join(left_out[:12]) + (
-        f" and {len(left_out) - 12} more" if len(left_out) > 12 else ""
-    )
+    shown = listed(left_out, 12)
     return (
         f"> **Interim report** (`python workflow/scripts/aggregate.py --interim`): {len(left_out)} "
         f"declared run(s) are not trained with their current config yet and are left out: {shown}. "
@@ -472,7 +476,7 @@ def aggregate(params: dict, root: Path = Path("."), require_current: bool = True
     stale = stale_runs(params, root)
     if require_current:
         if stale:
-            shown = ", ".join(stale[:8]) + (f" and {len(stale) - 8} more" if len(stale) > 8 else "")
+            shown = listed(stale, 8)
             raise ParamsError(
                 f"aggregate: {len(stale)} run(s) not trained with the config params.yaml gives "
                 f"them now: {shown}; bring them up to date with `dvc repro` (or `snakemake "
