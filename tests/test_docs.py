@@ -31,7 +31,8 @@ def test_the_first_screen_has_contents_and_no_commit_hashes():
 
 def test_the_readmes_answers_are_the_committed_reports_numbers():
     """Every percentage and ratio the README's "What it answers" quotes is in the committed
-    report's headline (it is rewritten by hand after each aggregate; this catches one left stale)."""
+    report's headline (it is rewritten by hand after each aggregate; this catches one left
+    stale)."""
     answers = README.split("## What it answers")[1].split("\n## ")[0]
     summary = (REPO / "results" / "summary.md").read_text()
     headline = summary.split("## Headline")[1].split("\n## ")[0]
