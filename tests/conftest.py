@@ -45,11 +45,11 @@ def digits_arrays():
 
 
 # The modules that run whole pipelines, longest first (seconds on 2 cores, `--durations`, fresh
-# clone on 2026-11-29: the quick study 296, the engine scenarios about 360 in all, SLURM 138, DVC's
-# queue 94). With pytest-xdist (`-n auto --dist loadfile --no-loadscope-reorder`, see
+# clone on 2026-12-07: the engine scenarios about 290 in all, DVC's queue included since, the quick
+# study 225, SLURM 122). With pytest-xdist (`-n auto --dist loadfile --no-loadscope-reorder`, see
 # pyproject.toml) each worker takes the next module in this order, so the two longest start at once
 # on separate workers and the short modules fill in around them.
-HEAVY_FIRST = ("test_quick_study", "test_engines", "test_slurm", "test_dvc_queue")
+HEAVY_FIRST = ("test_engines", "test_quick_study", "test_slurm")
 
 
 # Module fixtures that build a whole fabricated study or pipeline (test_report's `built`: about 26 s

@@ -149,6 +149,22 @@ def main_job(repo) -> str:
     return run(["dvc", "repro"], repo).stdout
 
 
+@pytest.fixture(scope="module")
+def cloned(origin, tmp_path_factory):
+    """A fresh clone after the main job (data/ rebuilt, nothing retrained: the first fresh-clone
+    test below checks that on its own clone), made once: each test that edits a clone after the
+    main job gets a copy of it (`after_main_job`) instead of cloning and running the job again."""
+    repo = clone(origin, tmp_path_factory.mktemp("cloned"))
+    main_job(repo)
+    assert git(repo, "status", "--porcelain").stdout == ""
+    return repo
+
+
+def after_main_job(cloned: Path, tmp_path: Path, name: str = "clone") -> Path:
+    """A copy of the `cloned` fresh clone, in the state its main job left it."""
+    return Path(shutil.copytree(cloned, tmp_path / name, symlinks=True))
+
+
 def test_dvc_runs_the_whole_dag(origin):
     _, out = origin
     ran = dvc_ran(out)
@@ -305,9 +321,8 @@ def test_a_fresh_clone_pulls_the_data_from_the_remote_and_is_up_to_date(origin, 
     assert dvc_stale(repo) == set()
 
 
-def test_changing_one_runs_lr_makes_only_that_run_and_its_family_stale(origin, tmp_path):
-    repo = clone(origin, tmp_path)
-    main_job(repo)
+def test_changing_one_runs_lr_makes_only_that_run_and_its_family_stale(cloned, tmp_path):
+    repo = after_main_job(cloned, tmp_path)
     edit_params(repo, lambda p: p["runs"]["c4"].update(lr=0.05))
     # and the benchmark, which times c4's optimizer (configs.BENCHMARK_KEYS)
     assert dvc_stale(repo) == {"configs", "benchmark"} | {f"train@{r}" for r in C4_FAMILY}
@@ -316,18 +331,16 @@ def test_changing_one_runs_lr_makes_only_that_run_and_its_family_stale(origin, t
     assert snakemake_planned_runs(repo, "plot", "results/summary.md") == C4_FAMILY & PLOTTED
 
 
-def test_bootstrap_samples_reruns_only_the_evaluate_stages(origin, tmp_path):
-    repo = clone(origin, tmp_path)
-    main_job(repo)
+def test_bootstrap_samples_reruns_only_the_evaluate_stages(cloned, tmp_path):
+    repo = after_main_job(cloned, tmp_path)
     edit_params(repo, lambda p: p["evaluate"].update(bootstrap_samples=60))
     assert dvc_stale(repo) == {f"evaluate@{r}" for r in RUNS}
     assert snakemake_planned_runs(repo, "train", "results/summary.md") == set()
     assert snakemake_planned_runs(repo, "evaluate", "results/summary.md") == RUNS
 
 
-def test_changing_a_default_makes_only_the_runs_that_inherit_it_stale(origin, tmp_path):
-    repo = clone(origin, tmp_path)
-    main_job(repo)
+def test_changing_a_default_makes_only_the_runs_that_inherit_it_stale(cloned, tmp_path):
+    repo = after_main_job(cloned, tmp_path)
     edit_params(repo, lambda p: p["train"].update(lr=0.005))  # c1m3 overrides lr
     assert dvc_stale(repo) == {"configs", "benchmark"} | {f"train@{r}" for r in C4_FAMILY}
     assert snakemake_planned_runs(repo, "train", "results/summary.md") == C4_FAMILY
@@ -335,9 +348,8 @@ def test_changing_a_default_makes_only_the_runs_that_inherit_it_stale(origin, tm
     assert snakemake_planned_runs(repo, "train", "results/summary.md") == C4_FAMILY
 
 
-def test_code_edits_rerun_the_stages_that_import_the_code(origin, tmp_path):
-    repo = clone(origin, tmp_path)
-    main_job(repo)
+def test_code_edits_rerun_the_stages_that_import_the_code(cloned, tmp_path):
+    repo = after_main_job(cloned, tmp_path)
     with open(repo / "src/blockbench/report/tables.py", "a") as fh:
         fh.write("# an edit\n")
     assert dvc_stale(repo) == {"aggregate"}
@@ -350,9 +362,8 @@ def test_code_edits_rerun_the_stages_that_import_the_code(origin, tmp_path):
     assert snakemake_planned_runs(repo, "train", "results/summary.md") == RUNS
 
 
-def test_after_changing_one_runs_lr_only_its_metrics_change(origin, tmp_path):
-    repo = clone(origin, tmp_path)
-    main_job(repo)
+def test_after_changing_one_runs_lr_only_its_metrics_change(cloned, tmp_path):
+    repo = after_main_job(cloned, tmp_path)
     edit_params(repo, lambda p: p["runs"]["c1m3"].update(lr=0.05))
     ran = dvc_ran(run(["dvc", "repro"], repo).stdout)
     assert {s for s in ran if s.startswith("train@")} == {"train@c1m3"}
@@ -426,10 +437,9 @@ def test_the_snakemake_report_holds_the_summary_figures_and_tables_with_captions
         assert caption in text, caption
 
 
-def test_an_experiment_on_a_fresh_clone_retrains_only_its_run(origin, tmp_path):
+def test_an_experiment_on_a_fresh_clone_retrains_only_its_run(cloned, tmp_path):
     """`dvc exp run -S` edits params.yaml; the configs stage then rewrites one run's config."""
-    repo = clone(origin, tmp_path)
-    main_job(repo)
+    repo = after_main_job(cloned, tmp_path)
     out = run(["dvc", "exp", "run", "-S", "runs.c1m3.lr=0.05"], repo).stdout
     assert {s for s in dvc_ran(out) if s.startswith("train@")} == {"train@c1m3"}
     assert "configs" in dvc_ran(out)
@@ -453,7 +463,7 @@ def start_and_kill_mid_training(repo: Path, cmd: list[str], log: Path) -> None:
     proc.wait()
 
 
-def test_a_kill_between_outputs_is_caught_by_each_engine(origin, tmp_path):
+def test_a_kill_between_outputs_is_caught_by_each_engine(origin, cloned, tmp_path):
     """A train stage killed after it wrote some outputs and before others: neither engine takes
     the mix of old and new files for a finished run (Snakemake's incomplete marker, DVC's lock
     hashes), and the rerun resumes from the checkpoint."""
@@ -469,11 +479,74 @@ def test_a_kill_between_outputs_is_caught_by_each_engine(origin, tmp_path):
     run(["snakemake", "--unlock"], repo)  # its lock, left by the kill, lifted as it tells a user
     assert "c4" in snakemake_planned_runs(repo, "train", "results/summary.md")
     # simulate the mix directly for DVC: one output new, the others old
-    repo = clone(origin, tmp_path, "clone_dvc")
-    main_job(repo)
+    repo = after_main_job(cloned, tmp_path, "clone_dvc")
     with open(repo / "results/runs/c4/model.pt", "ab") as fh:
         fh.write(b"\0")
     assert "train@c4" in dvc_stale(repo)
+
+
+def wait_for_queue(repo, timeout: float = 1200) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = run(["dvc", "queue", "status"], repo).stdout
+        if not any(word in status for word in ("Queued", "Running")):
+            return status
+        assert time.monotonic() < deadline, status
+        time.sleep(2)
+
+
+def experiments(repo) -> tuple[dict, dict[str, dict]]:
+    """(the baseline commit's data, {experiment name: its data}) from `dvc exp show --json`."""
+    rows = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)
+    base = next(r for r in rows if r["rev"] != "workspace")
+    exps = {rev["name"]: rev["data"] for e in base.get("experiments") or [] for rev in e["revs"]}
+    return base["data"], exps
+
+
+def changed_runs(repo: Path, exp: str) -> set[str]:
+    """The runs whose flat metrics file an experiment changed against its baseline, as the README
+    compares them: `dvc metrics diff HEAD <experiment> --targets results/metrics`."""
+    cmd = ["dvc", "metrics", "diff", "--json", "HEAD", exp, "--targets", "results/metrics"]
+    diff = json.loads(run(cmd, repo).stdout or "{}")
+    return {Path(path).stem for path, changed in diff.items() if changed}
+
+
+def run_params(data: dict, run_name: str) -> dict:
+    return data["params"]["params.yaml"]["data"]["runs"][run_name]
+
+
+# ------------------------------------------------------------------ DVC's experiment queue
+def test_queued_experiments_run_two_at_a_time_and_compare(cloned, tmp_path):
+    """`dvc exp run --queue -S ...` queues experiments on a fresh clone after its main job,
+    `dvc queue start -j 2` runs two at a time, `dvc exp show` compares them (README, "Many
+    experiments at once")."""
+    repo = after_main_job(cloned, tmp_path)
+    params_before = (repo / "params.yaml").read_text()
+    # a key the run does not set yet needs DVC's `+` form
+    plain = run(["dvc", "exp", "run", "--queue", "-S", "runs.c4.epochs=2"], repo, check=False)
+    assert plain.returncode != 0 and "+runs.c4.epochs=2" in plain.stdout + plain.stderr
+    run(["dvc", "exp", "run", "--queue", "-n", "c4-epochs2", "-S", "+runs.c4.epochs=2"], repo)
+    run(["dvc", "exp", "run", "--queue", "-n", "c1m3-lr", "-S", "runs.c1m3.lr=0.05"], repo)
+    try:
+        run(["dvc", "queue", "start", "-j", "2"], repo)
+        status = wait_for_queue(repo)
+    finally:
+        run(["dvc", "queue", "stop"], repo, check=False)  # the workers idle on otherwise
+    assert status.count("Success") == 2, status
+
+    base, exps = experiments(repo)
+    assert {"c4-epochs2", "c1m3-lr"} <= set(exps), exps.keys()
+    c4_exp, c1m3_exp = exps["c4-epochs2"], exps["c1m3-lr"]
+    assert run_params(c4_exp, "c4")["epochs"] == 2 and "epochs" not in run_params(base, "c4")
+    assert run_params(c1m3_exp, "c1m3")["lr"] == 0.05
+    # each experiment retrained only the runs it changed: c4's family inherits its epochs
+    assert changed_runs(repo, "c4-epochs2") == C4_FAMILY
+    assert changed_runs(repo, "c1m3-lr") == {"c1m3"}
+    log = run(["dvc", "queue", "logs", "c4-epochs2"], repo).stdout
+    assert "Running stage 'train@c4'" in log and "Running stage 'train@c1m3'" not in log
+    # the workspace is untouched: the experiments ran in DVC's own temporary copies
+    assert (repo / "params.yaml").read_text() == params_before
+    assert "epochs" not in yaml.safe_load(params_before)["runs"]["c4"]
 
 
 # ------------------------------------------------------------------ checked in a real browser

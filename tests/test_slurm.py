@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
-from enginekit import warm_engine_env
+from enginekit import edit_params, warm_engine_env
 
 from blockbench import params as bbp
 from blockbench import paths
@@ -164,14 +164,15 @@ def test_quick_study_runs_through_slurm(slurm, warm_stages, tmp_path):
         assert f"scripts/train.py --run {runs[0]} " in served, served
 
 
-@pytest.mark.parametrize("device, gpus", [("cuda", "1"), ("auto", "0"), ("cpu", "0")])
-def test_train_asks_for_a_gpu_when_compute_device_is_cuda(tmp_path, device, gpus):
-    """The resources each train job asks for (`gpu` -> `sbatch --gpus`); no cluster needed."""
-    params = slurm_params()
-    params["compute"]["device"] = device
-    repo = copy_pipeline(REPO, tmp_path / device, bbp.validate(params))
-    cmd = ["snakemake", "-n", "--cores", "2", "results/runs/c4/model.pt"]
-    proc = subprocess.run(cmd, cwd=repo, env=engine_env(repo), capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    jobs = resources(proc.stdout + proc.stderr).values()
-    assert [r["gpu"] for r in jobs if r["rule"] == "train"] == [gpus]
+def test_train_asks_for_a_gpu_when_compute_device_is_cuda(tmp_path):
+    """The resources each train job asks for (`gpu` -> `sbatch --gpus`) under each
+    `compute.device`, planned in one copy whose params.yaml is edited between plans; no cluster
+    needed."""
+    repo = copy_pipeline(REPO, tmp_path / "copy", slurm_params())
+    for device, gpus in [("cuda", "1"), ("auto", "0"), ("cpu", "0")]:
+        edit_params(repo, lambda p: p["compute"].update(device=device))
+        cmd = ["snakemake", "-n", "--cores", "2", "results/runs/c4/model.pt"]
+        proc = subprocess.run(cmd, cwd=repo, env=engine_env(repo), capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        jobs = resources(proc.stdout + proc.stderr).values()
+        assert [r["gpu"] for r in jobs if r["rule"] == "train"] == [gpus], device
