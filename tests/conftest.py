@@ -49,7 +49,21 @@ def digits_arrays():
 # study 225, SLURM 122). With pytest-xdist (`-n auto --dist loadfile --no-loadscope-reorder`, see
 # pyproject.toml) each worker takes the next module in this order, so the two longest start at once
 # on separate workers and the short modules fill in around them.
-HEAVY_FIRST = ("test_engines", "test_quick_study", "test_slurm")
+HEAVY_FIRST = (
+    "test_engines",
+    "test_quick_study",
+    "test_slurm",
+    # then the next largest, so that the last modules a worker takes are short ones (2026-12-07:
+    # 42, 41, 27, 24, 23, 19, 18, 16 s)
+    "test_views",
+    "test_predict",
+    "test_reliability",
+    "test_codedeps",
+    "test_engine_lock",
+    "test_resume",
+    "test_report",
+    "test_models_training",
+)
 
 
 # Module fixtures that build a whole fabricated study or pipeline (test_report's `built`: about 26 s

@@ -522,10 +522,10 @@ def test_queued_experiments_run_two_at_a_time_and_compare(cloned, tmp_path):
     experiments at once")."""
     repo = after_main_job(cloned, tmp_path)
     params_before = (repo / "params.yaml").read_text()
-    # a key the run does not set yet needs DVC's `+` form
-    plain = run(["dvc", "exp", "run", "--queue", "-S", "runs.c4.epochs=2"], repo, check=False)
-    assert plain.returncode != 0 and "+runs.c4.epochs=2" in plain.stdout + plain.stderr
-    run(["dvc", "exp", "run", "--queue", "-n", "c4-epochs2", "-S", "+runs.c4.epochs=2"], repo)
+    # a key the run does not set yet (c1m3 sets lr, inherits epochs) needs DVC's `+` form
+    plain = run(["dvc", "exp", "run", "--queue", "-S", "runs.c1m3.epochs=2"], repo, check=False)
+    assert plain.returncode != 0 and "+runs.c1m3.epochs=2" in plain.stdout + plain.stderr
+    run(["dvc", "exp", "run", "--queue", "-n", "c1m3-epochs2", "-S", "+runs.c1m3.epochs=2"], repo)
     run(["dvc", "exp", "run", "--queue", "-n", "c1m3-lr", "-S", "runs.c1m3.lr=0.05"], repo)
     try:
         run(["dvc", "queue", "start", "-j", "2"], repo)
@@ -535,18 +535,19 @@ def test_queued_experiments_run_two_at_a_time_and_compare(cloned, tmp_path):
     assert status.count("Success") == 2, status
 
     base, exps = experiments(repo)
-    assert {"c4-epochs2", "c1m3-lr"} <= set(exps), exps.keys()
-    c4_exp, c1m3_exp = exps["c4-epochs2"], exps["c1m3-lr"]
-    assert run_params(c4_exp, "c4")["epochs"] == 2 and "epochs" not in run_params(base, "c4")
-    assert run_params(c1m3_exp, "c1m3")["lr"] == 0.05
-    # each experiment retrained only the runs it changed: c4's family inherits its epochs
-    assert changed_runs(repo, "c4-epochs2") == C4_FAMILY
+    assert {"c1m3-epochs2", "c1m3-lr"} <= set(exps), exps.keys()
+    epochs_exp, lr_exp = exps["c1m3-epochs2"], exps["c1m3-lr"]
+    assert run_params(epochs_exp, "c1m3")["epochs"] == 2
+    assert "epochs" not in run_params(base, "c1m3") and "epochs" not in run_params(lr_exp, "c1m3")
+    assert run_params(lr_exp, "c1m3")["lr"] == 0.05 and run_params(epochs_exp, "c1m3")["lr"] == 0.02
+    # each experiment retrained only the run it changed
+    assert changed_runs(repo, "c1m3-epochs2") == {"c1m3"}
     assert changed_runs(repo, "c1m3-lr") == {"c1m3"}
-    log = run(["dvc", "queue", "logs", "c4-epochs2"], repo).stdout
-    assert "Running stage 'train@c4'" in log and "Running stage 'train@c1m3'" not in log
+    log = run(["dvc", "queue", "logs", "c1m3-epochs2"], repo).stdout
+    assert "Running stage 'train@c1m3'" in log and "Running stage 'train@c4'" not in log
     # the workspace is untouched: the experiments ran in DVC's own temporary copies
     assert (repo / "params.yaml").read_text() == params_before
-    assert "epochs" not in yaml.safe_load(params_before)["runs"]["c4"]
+    assert "epochs" not in yaml.safe_load(params_before)["runs"]["c1m3"]
 
 
 # ------------------------------------------------------------------ checked in a real browser
