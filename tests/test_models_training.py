@@ -125,8 +125,16 @@ def test_model_selection_best_val_and_last(digits_split):
     assert last.info["selected_epoch"] == 3
 
 
-def test_train_stage_writes_loadable_model_history_and_facts(tmp_path, params, digits_arrays):
+def test_train_stage_writes_loadable_model_history_and_facts(
+    tmp_path, params, digits_arrays, monkeypatch
+):
+    from blockbench import allocator
     from blockbench.storage import save_npz
+
+    # a test earlier in this worker process may have run a stage through cli.main, which tunes
+    # the allocator once per process: start from untuned, so that the check below sees what
+    # train_stage.run itself did
+    monkeypatch.setattr(allocator, "_applied", False)
 
     save_npz(tmp_path / paths.raw("digits"), **digits_arrays)
     keys.write_configs(params, tmp_path)
