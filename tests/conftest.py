@@ -71,6 +71,14 @@ HEAVY_FIRST = (
 COSTLY_FIXTURES = {"built", "pipeline"}
 
 
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (pyproject.toml): one pytest worker more than the machine has cores. The pipeline
+    tests leave cores idle while they wait (DVC's and Snakemake's single-threaded bookkeeping
+    between stages, the SLURM and queue tests' polling): with one worker per core, 16% of the two
+    cores stayed idle during the 2026-12-07 quiet CI run (vmstat; docs/benchmarks.md, section 6)."""
+    return (os.cpu_count() or 1) + 1
+
+
 def pytest_collection_modifyitems(config, items):
     rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))
