@@ -71,6 +71,7 @@ HEAVY_FIRST = (
 COSTLY_FIXTURES = {"built", "pipeline"}
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: unknown under `-p no:xdist`
 def pytest_xdist_auto_num_workers(config):
     """`-n auto` (pyproject.toml): one pytest worker more than the machine has cores. The pipeline
     tests leave cores idle while they wait (DVC's and Snakemake's single-threaded bookkeeping
