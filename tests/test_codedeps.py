@@ -230,3 +230,15 @@ def test_a_file_that_does_not_parse_is_named(tmp_path):
     with pytest.raises(SyntaxError) as err:
         codedeps._imported_modules(bad, tmp_path)
     assert err.value.filename == str(bad)
+
+
+def test_the_data_stages_code_leaves_out_how_runs_are_drawn():
+    """Under Snakemake every training keys on the download and split stages' code stamps (data/ is
+    rebuilt, not compared by content), so a module those stages import is, for Snakemake, code
+    that every training depends on: an edit to how a run's figures are drawn must not be one. The
+    split stage draws its one figure through blockbench.split_figure, not blockbench.figures."""
+    for stage in ("download", "split", "train"):
+        code = codedeps.stage_code(stage, REPO)
+        assert "src/blockbench/figures.py" not in code, stage
+        assert "src/blockbench/study_figures.py" not in code, stage
+    assert "src/blockbench/split_figure.py" in codedeps.stage_code("split", REPO)

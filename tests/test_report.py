@@ -21,7 +21,7 @@ import yaml
 from conftest import REPO, digits_params
 from scipy import stats as sps
 
-from blockbench import configs, evaluation, figures, paths, report, study_figures
+from blockbench import configs, evaluation, figures, paths, report, split_figure, study_figures
 from blockbench import params as bbp
 from blockbench.errors import BlockbenchError
 from blockbench.report import prose_severity as severity
@@ -159,7 +159,7 @@ def fabricate(root, params):
             str(c): max(1, round(100 * keep)) if c in minority else 100 for c in range(10)
         }
         write_json(root / paths.split_counts(split), counts)
-        _png(figures.class_distribution, (counts,), root / paths.split_figure(split))
+        _png(split_figure.class_distribution, (counts,), root / paths.split_figure(split))
     entries = bbp.expand_runs(params)
     draws = {s: np.random.default_rng(s).random(N_TEST) for s in range(4)}  # shared per seed
     evaluated = {}  # runs with the same predictions share their (deterministic) metrics

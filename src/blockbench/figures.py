@@ -1,59 +1,21 @@
-"""Figures: headless (Agg), titled, labelled and deterministic PNGs written atomically."""
+"""Figures of a run and of the study: titled, labelled and deterministic PNGs written atomically
+(through blockbench.plotting)."""
 
 from __future__ import annotations
 
-import contextlib
 import math
 from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
+matplotlib.use("Agg")  # before pyplot loads (blockbench.plotting does the same)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
 
-from .storage import atomic_path  # noqa: E402
-
-DPI = 120
-
-
-@contextlib.contextmanager
-def figure(path: str | Path, **subplots_kw):
-    """Yield (fig, axes); save the figure atomically to `path` as a PNG and close it."""
-    fig, axes = plt.subplots(**subplots_kw)
-    try:
-        yield fig, axes
-        fig.tight_layout()
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})
-    finally:
-        plt.close(fig)
-
-
-def class_distribution(record: dict, path: str | Path, title: str) -> None:
-    """Grouped bars of images per class in train / val / test, counts on top."""
-    counts = record["class_counts"]
-    subsets = ["train", "val", "test"]
-    classes = sorted(counts["train"], key=int)
-    width = 0.27
-    x = np.arange(len(classes))
-    with figure(path, figsize=(9, 4.5)) as (fig, ax):
-        for i, subset in enumerate(subsets):
-            values = [counts[subset][c] for c in classes]
-            bars = ax.bar(x + (i - 1) * width, values, width, label=f"{subset} (n={sum(values):,})")
-            ax.bar_label(
-                bars, labels=[f"{v:,}" for v in values], fontsize=6, rotation=90, padding=2
-            )
-        minority = set(map(str, record["config"]["minority_classes"]))
-        ax.set_xticks(x, [f"{c}*" if c in minority else c for c in classes])
-        ax.set_xlabel("class (* = minority class)")
-        ax.set_ylabel("images")
-        ax.set_title(title)
-        ax.margins(y=0.2)
-        ax.legend(loc="upper center", ncols=3)
+from .plotting import figure  # noqa: E402
 
 
 def _curves(history, path, title, columns, ylabel, selected_epoch, percent=False) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import configs, datasets, figures, paths
+from .. import configs, datasets, paths, split_figure
 from ..errors import BlockbenchError
 from ..split import make_split
 from ..storage import load_npz, save_npz, write_json
@@ -23,7 +23,7 @@ def run(params: dict, name: str, root: Path = Path(".")) -> None:
     record["split"] = name
     save_npz(root / paths.prepared(name), **arrays)
     write_json(root / paths.split_counts(name), record)
-    figures.class_distribution(
+    split_figure.class_distribution(
         record, root / paths.split_figure(name), f"{dataset}, split '{name}': images per class"
     )
     sizes = record["sizes"]
