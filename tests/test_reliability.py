@@ -368,6 +368,18 @@ def test_configs_and_the_snakefile_exit_2_with_one_line_on_bad_params(tmp_path):
         assert "has no seed 99; add them to seeds." in one_line_error(proc), cmd
 
 
+def test_the_snakefile_is_lint_clean(tmp_path):
+    """`snakemake --lint` finds nothing (the Snakemake catalog's bar): rules with log, benchmark,
+    conda and no absolute paths, and no file of workflow/rules/ mixing rules with functions."""
+    repo = copy_pipeline(REPO, tmp_path / "repo", digits_params())
+    proc = subprocess.run(
+        ["snakemake", "--lint"], cwd=repo, capture_output=True, text=True, env=engine_env(repo)
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "Lints for" not in out and "in a good condition" in out, out
+
+
 # -------------------------------------------------- 7. a diverged training, an oversized batch
 @pytest.fixture(scope="module")
 def digits_split(digits_arrays):
