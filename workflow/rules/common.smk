@@ -62,9 +62,9 @@ from blockbench import snakemake_report
 
 REPORT_PAGE = []
 if workflow.is_main_process and snakemake_report.is_report(sys.argv):
-    try:
+    try:  # the caption path is read where rule all uses it: relative to the root Snakefile
         REPORT_PAGE = [report(str(snakemake_report.assemble()), htmlindex="summary.html",
-                              category="Summary", caption="../report/summary.rst")]
+                              category="Summary", caption="workflow/report/summary.rst")]
     except BlockbenchError as exc:
         stop(exc)
     except OSError as exc:
