@@ -62,7 +62,7 @@ from blockbench import snakemake_report
 
 REPORT_PAGE = []
 if workflow.is_main_process and snakemake_report.is_report(sys.argv):
-    try:  # the caption path is read where rule all uses it: relative to the root Snakefile
+    try:  # its caption path is relative to the root Snakefile, whose `all` uses the page
         REPORT_PAGE = [report(str(snakemake_report.assemble()), htmlindex="summary.html",
                               category="Summary", caption="workflow/report/summary.rst")]
     except BlockbenchError as exc:
