@@ -178,6 +178,7 @@ def fabricate(root, same_remedy_levels=True, more=False) -> report.Study:
     study.alpha, study.margins = 0.05, study_spec["margins"]
     study.remedies = {x: {v: f"{x}_{v}" for v in ("la", "aug")} for x in ARCH}
     study.reference = None
+    study.left_out = ()  # every declared run trained: no interim report
     study.tables = report.tables.Tables(root)
     (root / report.FIGURES).mkdir(parents=True, exist_ok=True)
     study.family = statistics.Family(0.05, 0.8)
@@ -294,6 +295,30 @@ def test_the_pooled_model_recovers_the_interaction(built):
             )
 
 
+def _target_words(r: pd.Series, all_trained: bool = True) -> str:
+    """What the answer says of the 1.5x width target: met, or not with the budget spent."""
+    if r["width ×"] <= 1.5:
+        return "narrower than the 1.5× target."
+    spent = " with every declared seed trained: the budget is spent" if all_trained else ""
+    need = f"{int(r['seeds for width'])} seeds would make it narrower"
+    return f"wider than the 1.5× target{spent} ({need})."
+
+
+def test_the_answer_says_whether_the_width_target_is_met_or_the_budget_spent(built):
+    """Issue 36 item 3: seeds until the ratio's interval is narrower than 1.5x, or the budget is
+    spent; say which. An interim report (runs left out) cannot say the budget is spent."""
+    _, study, _ = built
+    ratios = pd.read_csv(study.root / paths.TABLES / "severity_threshold_ratio.csv")
+    narrow = ratios[ratios["width ×"] <= 1.5].iloc[0]  # the fabricated seeds are enough
+    wide = narrow.copy()
+    wide["width ×"], wide["seeds for width"] = 3.0, 30
+    assert severity._ratio_words(wide, "a", "b").endswith(_target_words(wide)[:-1])
+    assert "budget is spent" in severity._ratio_words(wide, "a", "b")
+    interim = severity._ratio_words(wide, "a", "b", all_trained=False)
+    assert "budget" not in interim and interim.endswith(_target_words(wide, False)[:-1])
+    assert severity._ratio_words(narrow, "a", "b").endswith("narrower than the 1.5× target")
+
+
 def test_the_answer_states_the_ratio_the_interaction_and_the_same_remedy(built):
     root, _, lines = built
     ratios = pd.read_csv(root / paths.TABLES / "severity_threshold_ratio.csv").set_index("arm")
@@ -305,7 +330,8 @@ def test_the_answer_states_the_ratio_the_interaction_and_the_same_remedy(built):
             f"- {start}: ρ*(a) / ρ*(b) = {r['threshold ratio']:.2f} "
             f"[{r['threshold ratio lo']:.2f}, {r['threshold ratio hi']:.2f}] over {len(SEEDS)} "
             "seeds, an interval "
-            f"{r['width ×']:.2f}× wide: {r['verdict']}, so {ratio_says}."
+            f"{r['width ×']:.2f}× wide: {r['verdict']}, so {ratio_says}; the interval is "
+            + _target_words(r)
         ) in answer
         i = pooled[(pooled["arm"] == arm) & (pooled["term"] == "a − b per tenfold rho")].iloc[0]
         line = next(ln for ln in answer if ln.startswith(f"- {start}, pooled over every level: "))

@@ -861,7 +861,9 @@ def _tolerance(verdict: str, a: str, b: str, margin: str) -> str:
     return f"which tolerates more cannot be told, nor their equivalence within {margin}"
 
 
-def _ratio_words(r: pd.Series, a: str, b: str) -> str:
+def _ratio_words(r: pd.Series, a: str, b: str, all_trained: bool = True) -> str:
+    """`all_trained`: every declared run is in (not an interim report), so an interval still
+    wider than the width target means the seeds declared for it, the budget, are spent."""
     if r["verdict"] == "not tested":
         return (
             f"ρ*({a}) / ρ*({b}) is not tested ({r['seeds']} seeds where both curves cross; "
@@ -873,12 +875,14 @@ def _ratio_words(r: pd.Series, a: str, b: str) -> str:
         f"{r['seeds']} seeds, an interval {text(r['width ×'], 2)}× wide"
     )
     what = _tolerance(r["verdict"], a, b, f"{text(r['margin ×'], 2)}×")
-    need = ""
-    if pd.notna(r["seeds for width"]) and r["width ×"] > r["width target ×"]:
-        need = (
-            f"; {int(r['seeds for width'])} seeds would make it narrower than "
-            f"{text(r['width target ×'], 1)}×"
-        )
+    target = f"{text(r['width target ×'], 1)}×"
+    if r["width ×"] <= r["width target ×"]:
+        need = f"; the interval is narrower than the {target} target"
+    else:
+        spent = " with every declared seed trained: the budget is spent" if all_trained else ""
+        need = f"; the interval is wider than the {target} target{spent}"
+        if pd.notna(r["seeds for width"]):
+            need += f" ({int(r['seeds for width'])} seeds would make it narrower)"
     return f"{ci}: {r['verdict']}, so {what}{need}"
 
 
@@ -959,9 +963,8 @@ def answer(study, table, gaps, ratios, pooled, a: str, b: str) -> list[str]:
     out = ["**The answer.**", ""]
     remedies = dict(zip(ratios["arm"], ratios["remedies"])) if len(ratios) else {}
     for _, r in ratios.iterrows():
-        out.append(
-            f"- {_arm_phrase(r['arm'], r['remedies']).capitalize()}: {_ratio_words(r, a, b)}."
-        )
+        words = _ratio_words(r, a, b, all_trained=not study.left_out)
+        out.append(f"- {_arm_phrase(r['arm'], r['remedies']).capitalize()}: {words}.")
     if len(pooled):
         for arm, rows in pooled.groupby("arm", sort=False):
             phrase = _arm_phrase(arm, remedies.get(arm, "")).capitalize()
