@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -478,3 +479,50 @@ def test_split_draws_must_name_levels_of_the_curve(built):
     with pytest.raises(BlockbenchError) as err:
         severity.draw_levels(study)
     assert str(err.value).count("\n") == 0 and "'nosuch'" in str(err.value)
+
+
+def test_whether_the_gap_grows_is_read_from_the_interaction_holm_adjusted_over_the_arms(
+    monkeypatch,
+):
+    """Three arms whose interactions have raw p 0.02, 0.03, 0.04: each is below 0.05 alone, none
+    after Holm over the arms (0.06 each), so none may say the gap grows. With raw p 0.001, 0.2
+    and 0.5 the first still does (Holm 0.003), in the direction of its coefficient."""
+    study = SimpleNamespace(alpha=0.05, study={"mobilenet": "a"})
+    arm_names = ["none", "chosen remedy", "same remedy"]
+    monkeypatch.setattr(severity, "arms", lambda study, table: [(x, None, None) for x in arm_names])
+
+    def pooled_with(ps, coefs):
+        def fake(study, table, arm, ka, kb):
+            i = arm_names.index(arm)
+            base = {"arm": arm, "odds ratio": 1.0, "runs": 20}
+            return [
+                {**base, "term": "b: per tenfold rho", "coefficient": -1.0, "_p": 1e-6},
+                {
+                    **base,
+                    "term": "a − b per tenfold rho",
+                    "coefficient": coefs[i],
+                    "coefficient lo": coefs[i] - 0.1,
+                    "coefficient hi": coefs[i] + 0.1,
+                    "odds ratio": math.exp(coefs[i]),
+                    "p": str(ps[i]),
+                    "_p": ps[i],
+                },
+            ]
+
+        monkeypatch.setattr(severity, "pooled_model", fake)
+        return severity.pooled_table(study, {})
+
+    df = pooled_with([0.02, 0.03, 0.04], [0.3, 0.3, -0.3])
+    inter = df[df["term"] == "a − b per tenfold rho"]
+    assert list(inter["Holm p"]) == ["0.06", "0.06", "0.06"]
+    assert set(inter["gap with rho"]) == {"not told from zero"}
+    assert set(df.loc[df["term"] == "b: per tenfold rho", "Holm p"]) == {""}
+    for _, rows in df.groupby("arm"):
+        assert severity._interaction_words(rows, "a", "b").startswith("no change of the a − b")
+    df = pooled_with([0.001, 0.2, 0.5], [-0.3, 0.3, 0.3])
+    inter = df[df["term"] == "a − b per tenfold rho"].set_index("arm")
+    assert list(inter["Holm p"]) == ["0.003", "0.4", "0.5"]
+    assert list(inter["gap with rho"]) == ["grows against a"] + ["not told from zero"] * 2
+    words = severity._interaction_words(df[df["arm"] == "none"], "a", "b")
+    assert words.startswith("the a − b gap grows against a as ρ grows: ")
+    assert words.endswith("; Holm p 0.003 over the arms")
