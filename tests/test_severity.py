@@ -526,3 +526,28 @@ def test_whether_the_gap_grows_is_read_from_the_interaction_holm_adjusted_over_t
     words = severity._interaction_words(df[df["arm"] == "none"], "a", "b")
     assert words.startswith("the a − b gap grows against a as ρ grows: ")
     assert words.endswith("; Holm p 0.003 over the arms")
+
+
+def test_the_opening_answer_states_the_ratio_and_whether_the_gap_grows_per_arm(built):
+    """Issue 36 item 5 in the report's opening answer, not only in section 9: per arm the ratio
+    with its verdict, and what the pooled model's Holm-adjusted interaction says, with its Holm p
+    as section 9's table prints it; below the threshold the section used."""
+    root, study, _ = built
+    answer = report.answers.q_severity(study)
+    ratios = pd.read_csv(root / paths.TABLES / "severity_threshold_ratio.csv")
+    pooled = pd.read_csv(root / paths.TABLES / "severity_pooled_model.csv", dtype=str)
+    assert "falls below 90%" in answer.words
+    assert report.answers.sentences(answer.words) <= report.answers.MAX_SENTENCES
+    assert max(report.answers.table_widths(answer.table)) <= report.answers.MAX_COLUMNS
+    assert "severity_pooled_model" in answer.sources
+    for _, r in ratios.iterrows():
+        i = pooled[(pooled["arm"] == r["arm"]) & (pooled["term"] == "a − b per tenfold rho")]
+        says, holm = i["gap with rho"].iloc[0], i["Holm p"].iloc[0]
+        assert (
+            f"{r['arm']} {r['threshold ratio']:.2f} [{r['threshold ratio lo']:.2f}, "
+            f"{r['threshold ratio hi']:.2f}] ({r['verdict']}; gap with ρ {says}, Holm p {holm})"
+        ) in answer.words
+        assert f"| {r['arm']} |" in answer.table and f"| {says} ({holm}) |" in answer.table
+    # the known interactions: the no-remedy gap grows in a's favour, the others do not change
+    assert "gap with ρ grows for a, Holm p" in answer.words
+    assert answer.words.count("gap with ρ not told from zero") == 2

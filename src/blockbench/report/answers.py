@@ -329,6 +329,16 @@ def q_remedies(study) -> Answer | None:
     )
 
 
+def _severity_gaps(study, term: str) -> dict[str, tuple[str, str]]:
+    """Per arm, what the pooled model's Holm-adjusted interaction says, with its Holm p."""
+    path = study.root / paths.TABLES / "severity_pooled_model.csv"
+    pooled = pd.read_csv(path, dtype=str, keep_default_na=False) if path.exists() else None
+    if pooled is None or "gap with rho" not in pooled.columns:
+        return {}
+    rows = pooled[pooled["term"] == term]
+    return {r["arm"]: (r["gap with rho"], r["Holm p"]) for _, r in rows.iterrows()}
+
+
 def q_severity(study) -> Answer | None:
     ratios = _csv(study, "severity_threshold_ratio")
     if len(ratios):
@@ -343,19 +353,43 @@ def q_severity(study) -> Answer | None:
             "width ×",
             "verdict",
         ]
-        shown = ratios[[c for c in cols if c in ratios.columns]]
+        shown = ratios[[c for c in cols if c in ratios.columns]].copy()
+        gap = _severity_gaps(study, f"{a} − {b} per tenfold rho")
+        if gap:  # issue 36 item 5b: whether the gap grows with ρ, from the pooled model
+            shown["gap with ρ (Holm p)"] = [
+                f"{gap[arm][0]} ({gap[arm][1]})" if arm in gap else "" for arm in shown["arm"]
+            ]
         words = "; ".join(
             f"{r['arm']} {text(r['threshold ratio'], 2)} [{text(r['threshold ratio lo'], 2)}, "
-            f"{text(r['threshold ratio hi'], 2)}] ({r['verdict']})"
+            f"{text(r['threshold ratio hi'], 2)}] ({r['verdict']}"
+            + (
+                f"; gap with ρ {gap[r['arm']][0]}, Holm p {gap[r['arm']][1]}"
+                if r["arm"] in gap
+                else ""
+            )
+            + ")"
             for _, r in shown.iterrows()
+        )
+        below = (
+            f"{float(ratios['threshold %'].iloc[0]):g}%"
+            if "threshold %" in ratios.columns
+            else "the threshold"
+        )
+        pooled = (
+            f" The gap with ρ is the {a} − {b} interaction of the pooled model over every level, "
+            "Holm-adjusted over the arms."
+            if gap
+            else ""
         )
         return Answer(
             "q-severity",
             "How much imbalance each block type tolerates",
-            f"The imbalance ρ at which minority recall falls below the threshold, {a} over {b} "
-            f"paired by seed (above 1: {a} tolerates more): {words}.",
+            f"The imbalance ρ at which minority recall falls below {below}, {a} over {b} "
+            f"paired by seed (above 1: {a} tolerates more; the same-remedy arm says whether one "
+            f"remedy closes the gap): {words}.{pooled}",
             study.tables(shown, "answer_severity"),
             image(study.figure("severity"), "minority recall against imbalance"),
+            sources=("severity_pooled_model",) if gap else (),
         )
     df = _csv(study, "severity_threshold")
     if df.empty:
