@@ -322,7 +322,10 @@ def test_the_answer_says_whether_the_width_target_is_met_or_the_budget_spent(bui
 
 def test_the_answer_states_the_ratio_the_interaction_and_the_same_remedy(built):
     root, _, lines = built
-    ratios = pd.read_csv(root / paths.TABLES / "severity_threshold_ratio.csv").set_index("arm")
+    ratios = pd.read_csv(
+        root / paths.TABLES / "severity_threshold_ratio.csv",
+        dtype={"p (Holm)": str, "p equivalence (Holm)": str},
+    ).set_index("arm")
     pooled = pd.read_csv(root / paths.TABLES / "severity_pooled_model.csv")
     answer = lines[lines.index("**The answer.**") :]
     for arm, (start, ratio_says, interaction_says) in SAYS.items():
@@ -331,8 +334,9 @@ def test_the_answer_states_the_ratio_the_interaction_and_the_same_remedy(built):
             f"- {start}: ρ*(a) / ρ*(b) = {r['threshold ratio']:.2f} "
             f"[{r['threshold ratio lo']:.2f}, {r['threshold ratio hi']:.2f}] over {len(SEEDS)} "
             "seeds, an interval "
-            f"{r['width ×']:.2f}× wide: {r['verdict']}, so {ratio_says}; the interval is "
-            + _target_words(r)
+            f"{r['width ×']:.2f}× wide: {r['verdict']} (Holm p {r['p (Holm)']} for a "
+            f"difference, {r['p equivalence (Holm)']} for equivalence within 1.25×), so "
+            f"{ratio_says}; the interval is " + _target_words(r)
         ) in answer
         i = pooled[(pooled["arm"] == arm) & (pooled["term"] == "a − b per tenfold rho")].iloc[0]
         line = next(ln for ln in answer if ln.startswith(f"- {start}, pooled over every level: "))
@@ -534,7 +538,9 @@ def test_the_opening_answer_states_the_ratio_and_whether_the_gap_grows_per_arm(b
     as section 9's table prints it; below the threshold the section used."""
     root, study, _ = built
     answer = report.answers.q_severity(study)
-    ratios = pd.read_csv(root / paths.TABLES / "severity_threshold_ratio.csv")
+    ratios = pd.read_csv(
+        root / paths.TABLES / "severity_threshold_ratio.csv", dtype={"p (Holm)": str}
+    )
     pooled = pd.read_csv(root / paths.TABLES / "severity_pooled_model.csv", dtype=str)
     assert "falls below 90%" in answer.words
     assert report.answers.sentences(answer.words) <= report.answers.MAX_SENTENCES
@@ -545,7 +551,8 @@ def test_the_opening_answer_states_the_ratio_and_whether_the_gap_grows_per_arm(b
         says, holm = i["gap with rho"].iloc[0], i["Holm p"].iloc[0]
         assert (
             f"{r['arm']} {r['threshold ratio']:.2f} [{r['threshold ratio lo']:.2f}, "
-            f"{r['threshold ratio hi']:.2f}] ({r['verdict']}; gap with ρ {says}, Holm p {holm})"
+            f"{r['threshold ratio hi']:.2f}] ({r['verdict']}, Holm p {r['p (Holm)']}; "
+            f"gap with ρ {says}, Holm p {holm})"
         ) in answer.words
         assert f"| {r['arm']} |" in answer.table and f"| {says} ({holm}) |" in answer.table
     # the known interactions: the no-remedy gap grows in a's favour, the others do not change

@@ -329,11 +329,16 @@ def q_remedies(study) -> Answer | None:
     )
 
 
+def _csv_as_written(study, name: str) -> pd.DataFrame:
+    """A table a section wrote this run, every cell the text it wrote (a p value as printed)."""
+    path = study.root / paths.TABLES / f"{name}.csv"
+    return pd.read_csv(path, dtype=str, keep_default_na=False) if path.exists() else pd.DataFrame()
+
+
 def _severity_gaps(study, term: str) -> dict[str, tuple[str, str]]:
     """Per arm, what the pooled model's Holm-adjusted interaction says, with its Holm p."""
-    path = study.root / paths.TABLES / "severity_pooled_model.csv"
-    pooled = pd.read_csv(path, dtype=str, keep_default_na=False) if path.exists() else None
-    if pooled is None or "gap with rho" not in pooled.columns:
+    pooled = _csv_as_written(study, "severity_pooled_model")
+    if "gap with rho" not in pooled.columns:
         return {}
     rows = pooled[pooled["term"] == term]
     return {r["arm"]: (r["gap with rho"], r["Holm p"]) for _, r in rows.iterrows()}
@@ -355,6 +360,8 @@ def q_severity(study) -> Answer | None:
         ]
         shown = ratios[[c for c in cols if c in ratios.columns]].copy()
         gap = _severity_gaps(study, f"{a} − {b} per tenfold rho")
+        as_written = _csv_as_written(study, "severity_threshold_ratio")  # p values as printed
+        holm = dict(zip(as_written["arm"], as_written["p (Holm)"])) if "p (Holm)" in ratios else {}
         if gap:  # issue 36 item 5b: whether the gap grows with ρ, from the pooled model
             shown["gap with ρ (Holm p)"] = [
                 f"{gap[arm][0]} ({gap[arm][1]})" if arm in gap else "" for arm in shown["arm"]
@@ -362,6 +369,7 @@ def q_severity(study) -> Answer | None:
         words = "; ".join(
             f"{r['arm']} {text(r['threshold ratio'], 2)} [{text(r['threshold ratio lo'], 2)}, "
             f"{text(r['threshold ratio hi'], 2)}] ({r['verdict']}"
+            + (f", Holm p {holm[r['arm']]}" if r["arm"] in holm else "")
             + (
                 f"; gap with ρ {gap[r['arm']][0]}, Holm p {gap[r['arm']][1]}"
                 if r["arm"] in gap

@@ -906,7 +906,11 @@ def _ratio_words(r: pd.Series, a: str, b: str, all_trained: bool = True) -> str:
         need = f"; the interval is wider than the {target} target{spent}"
         if pd.notna(r["seeds for width"]):
             need += f" ({int(r['seeds for width'])} seeds would make it narrower)"
-    return f"{ci}: {r['verdict']}, so {what}{need}"
+    tests = (
+        f"Holm p {r['p (Holm)']} for a difference, {r['p equivalence (Holm)']} for equivalence "
+        f"within {text(r['margin ×'], 2)}×"
+    )
+    return f"{ci}: {r['verdict']} ({tests}), so {what}{need}"
 
 
 def _interaction_words(rows: pd.DataFrame, a: str, b: str) -> str:
