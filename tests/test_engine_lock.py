@@ -109,6 +109,18 @@ def _group(pid: int) -> int | None:
         return None
 
 
+def descends_from(pid: int, root: int, procs: dict) -> bool:
+    """Whether `root` is `pid`'s parent, grandparent, ... (a test's own processes, not another
+    xdist worker's that match the same command line)."""
+    seen = set()
+    while pid in procs and pid not in seen:
+        seen.add(pid)
+        pid = procs[pid].ppid
+        if pid == root:
+            return True
+    return False
+
+
 def alive(pid: int) -> bool:
     info = processes().get(pid)
     return info is not None and info.state != "Z"
@@ -252,10 +264,16 @@ def test_killing_a_snakemake_jobs_shell_stops_its_trainer_before_it_writes(repo,
     try:
 
         def job():
-            """the train job's shell and its trainer"""
-            for pid, p in processes().items():
+            """the train job's shell and its trainer (this Snakemake's: another test's may run)"""
+            procs = processes()
+            for pid, p in procs.items():
                 cmd = cmdline(pid)
-                if TRAINING in cmd and "python" in cmd and TRAINING in cmdline(p.ppid):
+                if (
+                    TRAINING in cmd
+                    and "python" in cmd
+                    and TRAINING in cmdline(p.ppid)
+                    and descends_from(pid, smk.pid, procs)
+                ):
                     return p.ppid, pid
             return None
 

@@ -397,7 +397,7 @@ def q_severity(study) -> Answer | None:
             f"remedy closes the gap): {words}.{pooled}",
             study.tables(shown, "answer_severity"),
             image(study.figure("severity"), "minority recall against imbalance"),
-            sources=("severity_pooled_model",) if gap else (),
+            sources=("severity_threshold_ratio",) + (("severity_pooled_model",) if gap else ()),
         )
     df = _csv(study, "severity_threshold")
     if df.empty:
