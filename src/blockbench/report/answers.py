@@ -36,12 +36,15 @@ class Answer:
     sources: tuple = ()  # the tables (results/tables/<name>.csv) its sentence quotes beside its own
 
 
-def _csv(study, name: str, text_first: bool = False) -> pd.DataFrame:
+def _csv(study, name: str, text_first: bool = False, as_written: bool = False) -> pd.DataFrame:
     """A table a section wrote this run (empty where it wrote none); `text_first`: the first
-    column is a label (a class), read as written."""
+    column is a label (a class), read as written; `as_written`: every cell as the text written
+    (a p value as printed)."""
     path = study.root / paths.TABLES / f"{name}.csv"
     if not path.exists():
         return pd.DataFrame()
+    if as_written:
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
     df = pd.read_csv(path)
     return pd.read_csv(path, dtype={df.columns[0]: str}) if text_first else df
 
@@ -329,15 +332,9 @@ def q_remedies(study) -> Answer | None:
     )
 
 
-def _csv_as_written(study, name: str) -> pd.DataFrame:
-    """A table a section wrote this run, every cell the text it wrote (a p value as printed)."""
-    path = study.root / paths.TABLES / f"{name}.csv"
-    return pd.read_csv(path, dtype=str, keep_default_na=False) if path.exists() else pd.DataFrame()
-
-
 def _severity_gaps(study, term: str) -> dict[str, tuple[str, str]]:
     """Per arm, what the pooled model's Holm-adjusted interaction says, with its Holm p."""
-    pooled = _csv_as_written(study, "severity_pooled_model")
+    pooled = _csv(study, "severity_pooled_model", as_written=True)
     if "gap with rho" not in pooled.columns:
         return {}
     rows = pooled[pooled["term"] == term]
@@ -360,7 +357,7 @@ def q_severity(study) -> Answer | None:
         ]
         shown = ratios[[c for c in cols if c in ratios.columns]].copy()
         gap = _severity_gaps(study, f"{a} − {b} per tenfold rho")
-        as_written = _csv_as_written(study, "severity_threshold_ratio")  # p values as printed
+        as_written = _csv(study, "severity_threshold_ratio", as_written=True)  # p values as printed
         holm = dict(zip(as_written["arm"], as_written["p (Holm)"])) if "p (Holm)" in ratios else {}
         if gap:  # issue 36 item 5b: whether the gap grows with ρ, from the pooled model
             shown["gap with ρ (Holm p)"] = [
